@@ -1,0 +1,110 @@
+"""Remote addresses in one canonical form, so a plan and a firewall's read-back compare.
+
+Windows reads `10.1.0.0/16` back as `10.1.0.0/255.255.0.0` and a host as `10.0.1.10` or
+`10.0.1.10/255.255.255.255`; nftables prints prefixes and ranges. Everything is
+turned into collapsed networks, sorted, a single host written without its prefix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from .model import ANY
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_ANY_WORDS = {"any", "*"}
+
+
+class AddressSyntaxError(ValueError):
+    pass
+
+
+def parse_token(token: str, *, strict: bool = True) -> list[Network]:
+    """One address, prefix, `address/mask` or `first-last` range -> networks.
+
+    `strict` refuses host bits under a prefix (`10.0.1.10/24`), which in a site file is
+    almost always a typo; read-back from a firewall is lenient.
+    """
+    text = token.strip()
+    if not text:
+        raise AddressSyntaxError("empty address")
+    if "-" in text:
+        first_text, _, last_text = text.partition("-")
+        try:
+            first = ipaddress.ip_address(first_text.strip())
+            last = ipaddress.ip_address(last_text.strip())
+        except ValueError as exc:
+            raise AddressSyntaxError(f"{token!r} is not an address range: {exc}") from None
+        if first.version != last.version or first > last:
+            raise AddressSyntaxError(f"{token!r} is not an address range (first > last)")
+        return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+    try:
+        return [ipaddress.ip_network(text, strict=strict)]
+    except ValueError as exc:
+        if strict and "host bits set" in str(exc):
+            net = ipaddress.ip_network(text, strict=False)
+            host = text.partition("/")[0]
+            raise AddressSyntaxError(
+                f"{token!r} has host bits set: write {net} for the network or {host} "
+                "for the single host"
+            ) from None
+        raise AddressSyntaxError(
+            f"{token!r} is not an IP address, prefix (10.20.0.0/16) or range (a-b)"
+        ) from None
+
+
+def is_any(tokens: Iterable[str]) -> bool:
+    return any(t.strip().lower() in _ANY_WORDS for t in tokens)
+
+
+def canonical(tokens: Iterable[str], *, strict: bool = True) -> tuple[str, ...]:
+    """Canonical, sorted, collapsed. `any`/`*` anywhere means (ANY,)."""
+    tokens = [t for t in tokens if t.strip()]
+    if is_any(tokens):
+        return (ANY,)
+    nets: list[Network] = []
+    for token in tokens:
+        nets.extend(parse_token(token, strict=strict))
+    return canonical_networks(nets)
+
+
+def canonical_networks(nets: Iterable[Network]) -> tuple[str, ...]:
+    v4 = [n for n in nets if n.version == 4]
+    v6 = [n for n in nets if n.version == 6]
+    out: list[str] = []
+    for group in (v4, v6):
+        for net in ipaddress.collapse_addresses(group):  # type: ignore[type-var]
+            full = net.max_prefixlen == net.prefixlen
+            out.append(str(net.network_address) if full else str(net))
+    return tuple(out)
+
+
+def networks(addresses: Iterable[str]) -> list[Network]:
+    """Canonical strings back to networks (for backends that need the objects)."""
+    return [ipaddress.ip_network(a) for a in addresses if a != ANY]
+
+
+def from_windows(text: str) -> tuple[str, ...]:
+    """Windows' RemoteAddresses read-back (`*`, or comma-separated entries in mask
+    notation, ranges, or the keywords LocalSubnet/DNS/...) -> canonical form.
+
+    Keywords cannot be compared to addresses: they are kept verbatim, so a rule holding
+    one never equals a planned rule and gets updated.
+    """
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or is_any(parts):
+        return (ANY,)
+    nets: list[Network] = []
+    keywords: list[str] = []
+    for part in parts:
+        try:
+            nets.extend(parse_token(part, strict=False))
+        except AddressSyntaxError:
+            keywords.append(part)
+    return canonical_networks(nets) + tuple(sorted(keywords))
+
+
+def to_windows(addresses: tuple[str, ...]) -> str:
+    return "*" if addresses == (ANY,) else ",".join(addresses)

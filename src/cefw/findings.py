@@ -1,0 +1,52 @@
+"""Finding codes: one place, so the README table, the readers and the tests agree.
+
+Severity: high = an exposure to fix now (audit exits 1); medium = the rules are wider
+than they should be or a source is inconsistent; low = could be tighter; info = what
+cefw assumed, so nobody mistakes a default for a value read.
+"""
+
+from __future__ import annotations
+
+from .model import Finding
+
+CODES: dict[str, tuple[str, str]] = {
+    # code: (severity, one line for the README table)
+    "unscoped-rule": ("medium", "a rule is open to any address: no site zone for who connects"),
+    "empty-zone": ("medium", "the zones a rule needs are empty: the rule is left out"),
+    "ajp-exposed": ("high", "Tomcat AJP reachable from the network without a secret "
+                            "(Ghostcat, CVE-2020-1938)"),
+    "tomcat-shutdown-exposed": ("high", "Tomcat's shutdown port listens on a non-loopback "
+                                        "address: a remote stop switch"),
+    "dynamic-port": ("low", "a component picks its port at run time: the rule cannot name a "
+                            "port; pin a static one"),
+    "port-conflict": ("high", "two components on the same port and protocol: one of them "
+                              "cannot start"),
+    "unknown-server": ("medium", "a <Server> in ServerAgent.Config.xml matches no known "
+                                "component: no rule for it"),
+    "channel-recorder-missing": ("medium", "a recording channel for a recorder that is not "
+                                           "installed: no rule for it"),
+    "channels-missing": ("medium", "a CMAPI/SIP recorder is installed but no channel export "
+                                   "was given: its ports are unknown"),
+    "server-disabled": ("info", "a server is configured with Enabled=\"false\": no rule"),
+    "server-not-installed": ("low", "ServerAgent.Config.xml starts a program that is not "
+                                    "installed: no rule"),
+    "default-used": ("info", "a source is absent: the vendor table's default port is used"),
+    "registry-wrong-view": ("medium", "a registry value sits in the view its program does "
+                                      "not read: it has no effect"),
+    "program-dir-assumed": ("info", "the Windows install directory of a copied host is "
+                                    "assumed"),
+    "tao-multicast": ("low", "the Naming Service answers multicast discovery (-m 1) on UDP"),
+    "loopback-only": ("info", "a listener binds to loopback only: no rule needed"),
+    "backend-cannot-enforce": ("info", "the chosen backend cannot express a rule "
+                                       "(nftables cannot bind to a program)"),
+    "firewall-off": ("high", "Windows Firewall is off in a profile the rules use"),
+    "gpo-override": ("medium", "Group Policy overrides local rules: cefw's rules have no "
+                               "effect until the GPO allows local rules"),
+    "inbound-blocked": ("high", "a profile blocks all inbound traffic: no allow rule has "
+                                "effect"),
+}
+
+
+def finding(code: str, component: str, message: str) -> Finding:
+    severity = CODES[code][0]
+    return Finding(code, severity, component, message)

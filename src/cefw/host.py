@@ -1,0 +1,109 @@
+"""The CE host being planned: where its files are, which components are installed, and
+how paths are written for the rules.
+
+cefw reads from `install_dir`, a local folder (the live install on Windows, or a copy of
+it anywhere). Copies made on Windows and read on Linux keep Windows' case-insensitivity
+in spirit: `servers\\dialerserver\\DIALERSERVER.EXE` is found for
+`Servers\\DialerServer\\DialerServer.exe`.
+
+Rules name programs by their Windows path under `program_dir`: the install dir itself
+on Windows; for a copy, the directory it was copied from (--program-dir, or the site
+file's [host] program_dir, or the vendor's default with a finding saying so).
+"""
+
+from __future__ import annotations
+
+import ntpath
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from . import catalog
+from .model import Endpoint, Finding
+from .registry import NoRegistry, Source
+
+DEFAULT_PROGRAM_DIR = r"C:\Program Files (x86)\Geomant\Contact Expert"
+
+
+class Reading(NamedTuple):
+    """What one reader found."""
+
+    endpoints: list[Endpoint]
+    findings: list[Finding]
+
+
+class HostContext:
+    def __init__(self, install_dir: Path, program_dir: str,
+                 registry: Source | None = None) -> None:
+        self.install_dir = install_dir
+        self.program_dir = program_dir
+        self.registry: Source = registry or NoRegistry()
+        self._listing: dict[Path, dict[str, str]] = {}
+
+    # -- files -------------------------------------------------------------------------
+    def _entries(self, folder: Path) -> dict[str, str]:
+        """lower-case name -> real name, one listing per folder."""
+        cached = self._listing.get(folder)
+        if cached is None:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                names = []
+            cached = {}
+            for name in sorted(names):  # exact-case duplicates: first in sorted order
+                cached.setdefault(name.lower(), name)
+            self._listing[folder] = cached
+        return cached
+
+    def find(self, relative: str) -> Path | None:
+        """The local file or folder for an install-relative Windows path, matched
+        case-insensitively; None when it does not exist."""
+        current = self.install_dir
+        for part in _parts(relative):
+            if part == "..":
+                current = current.parent
+                continue
+            real = self._entries(current).get(part.lower())
+            if real is None:
+                return None
+            current = current / real
+        return current
+
+    def exists(self, relative: str) -> bool:
+        return self.find(relative) is not None
+
+    def display(self, path: Path) -> str:
+        """A local path as an install-relative Windows path, for origins and messages."""
+        try:
+            rel = path.relative_to(self.install_dir)
+        except ValueError:
+            return str(path)
+        return "\\".join(rel.parts)
+
+    # -- programs ----------------------------------------------------------------------
+    def program(self, relative: str) -> str:
+        """The Windows path of an install-relative program, for rules."""
+        return ntpath.normpath(ntpath.join(self.program_dir, relative.replace("/", "\\")))
+
+    def relative(self, windows_path: str) -> str | None:
+        """An absolute Windows path under program_dir -> install-relative; else None."""
+        full = ntpath.normpath(windows_path)
+        root = ntpath.normpath(self.program_dir)
+        if full.lower().startswith(root.lower().rstrip("\\") + "\\"):
+            return full[len(root.rstrip("\\")) + 1:]
+        return None
+
+    # -- components --------------------------------------------------------------------
+    def installed(self) -> tuple[str, ...]:
+        """Installed component ids, catalog order: a component is installed when its
+        program file exists (ce-formats.md section 1)."""
+        return tuple(c.id for c in catalog.COMPONENTS if self.exists(c.program))
+
+
+def _parts(relative: str) -> list[str]:
+    return [p for p in relative.replace("/", "\\").split("\\") if p not in ("", ".")]
+
+
+def roles_of(components: tuple[str, ...]) -> tuple[str, ...]:
+    roles = {catalog.BY_ID[c].role for c in components}
+    return tuple(r for r in (catalog.CORE, catalog.AGENT) if r in roles)

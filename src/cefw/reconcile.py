@@ -1,0 +1,185 @@
+"""Reconciliation: desired rules (the plan) against the rules a store holds in cefw's
+group. The same code for every backend.
+
+The change set is ordered make-before-break: creates and updates first, deletes last,
+so no wanted port is ever closed while cefw works. Identity is the rule name; a changed
+port is an update of the rule of that name, never a second rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
+
+from .backends.base import Backend, Stored
+from .errors import ApplyFailed, CefwError, RollbackFailed
+from .model import Rule
+from .ports import format_ports
+
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+
+# Drift kinds reported by audit, from the change that would repair them.
+MISSING, CHANGED, EXTRA, DUPLICATE = "missing", "changed", "extra", "duplicate"
+
+
+class Change(NamedTuple):
+    action: str  # CREATE | UPDATE | DELETE
+    name: str
+    desired: Rule | None  # CREATE, UPDATE
+    current: Stored | None  # UPDATE, DELETE
+    drift: str  # MISSING | CHANGED | EXTRA | DUPLICATE
+    detail: str  # "local_ports 9905 -> 9915", "no longer in the plan", ...
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "action": self.action,
+            "name": self.name,
+            "drift": self.drift,
+            "detail": self.detail,
+        }
+        if self.desired is not None:
+            data["rule"] = self.desired.to_json()
+        if self.current is not None:
+            data["current"] = self.current.rule.to_json()
+        return data
+
+
+class ChangeSet(NamedTuple):
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...]
+
+    def __bool__(self) -> bool:  # "is there anything to do"
+        return bool(self.changes)
+
+    def count(self, action: str) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    def summary(self) -> str:
+        return (f"{self.count(CREATE)} to create, {self.count(UPDATE)} to update, "
+                f"{self.count(DELETE)} to delete, {len(self.unchanged)} unchanged")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "unchanged": list(self.unchanged),
+            "counts": {
+                CREATE: self.count(CREATE),
+                UPDATE: self.count(UPDATE),
+                DELETE: self.count(DELETE),
+                "unchanged": len(self.unchanged),
+            },
+        }
+
+
+def _show(field: str, value: object) -> str:
+    if field == "local_ports":
+        return format_ports(value)  # type: ignore[arg-type]
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def field_diff(fields: Sequence[str], current: Rule, desired: Rule) -> list[str]:
+    """`local_ports 9905 -> 9915` for each compared field that differs."""
+    out = []
+    for field in fields:
+        old, new = getattr(current, field), getattr(desired, field)
+        if old != new:
+            out.append(f"{field} {_show(field, old)} -> {_show(field, new)}")
+    return out
+
+
+def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[str],
+         normalise: Callable[[Rule], Rule]) -> ChangeSet:
+    """The changes that turn `current` into `desired`, make-before-break."""
+    by_name: dict[str, list[Stored]] = {}
+    for stored in current:
+        by_name.setdefault(stored.rule.name, []).append(stored)
+
+    creates, updates, deletes, unchanged = [], [], [], []
+    wanted = set()
+    for rule in desired:
+        wanted.add(rule.name)
+        target = normalise(rule)
+        candidates = by_name.get(rule.name, [])
+        if not candidates:
+            creates.append(Change(CREATE, rule.name, rule, None, MISSING, "not in the store"))
+            continue
+        # Keep the copy that already matches, if any; every other copy is a duplicate.
+        keep = next((s for s in candidates if not field_diff(fields, s.rule, target)),
+                    candidates[0])
+        for extra in candidates:
+            if extra is not keep:
+                deletes.append(Change(DELETE, rule.name, None, extra, DUPLICATE,
+                                      "a second rule with this name"))
+        changed = field_diff(fields, keep.rule, target)
+        if changed:
+            updates.append(Change(UPDATE, rule.name, rule, keep, CHANGED, "; ".join(changed)))
+        else:
+            unchanged.append(rule.name)
+    for name, stored_list in by_name.items():
+        if name not in wanted:
+            for stored in stored_list:
+                deletes.append(Change(DELETE, name, None, stored, EXTRA,
+                                      "no longer in the plan"))
+    return ChangeSet(tuple(creates + updates + deletes), tuple(unchanged))
+
+
+def changes_for(backend: Backend, desired: Sequence[Rule]) -> ChangeSet:
+    return diff(desired, backend.read(), backend.fields, backend.normalise)
+
+
+class ItemStore(Protocol):
+    """A store changed one rule at a time (Windows Firewall): the primitives that
+    `apply_itemwise` turns into an all-or-nothing change."""
+
+    def create(self, rule: Rule) -> object: ...
+
+    def update(self, key: object, current: Rule, desired: Rule) -> None: ...
+
+    def delete(self, key: object) -> None: ...
+
+
+def apply_itemwise(store: ItemStore, changes: ChangeSet) -> None:
+    """Apply change by change; on the first failure undo what was done, newest first,
+    so the store holds exactly the rules it held before."""
+    undo: list[Callable[[], object]] = []
+    for position, change in enumerate(changes.changes):
+        try:
+            undo.append(_perform(store, change))
+        except Exception as exc:  # any store failure: the COM error, access denied...
+            reason = exc.render() if isinstance(exc, CefwError) else f"{exc}"
+            problem = (f"writing rule {change.name!r} ({change.action}, change "
+                       f"{position + 1} of {len(changes.changes)}) failed: {reason}")
+            try:
+                for step in reversed(undo):
+                    step()
+            except Exception as undo_exc:
+                raise RollbackFailed(
+                    f"{problem}; undoing the {len(undo)} earlier change(s) failed too: "
+                    f"{undo_exc}",
+                    "restore the group from the snapshot cefw saved before the change "
+                    "(path above) with `cefw restore`",
+                ) from None
+            raise ApplyFailed(
+                f"{problem}. The {len(undo)} earlier change(s) were undone: the firewall "
+                "holds exactly the rules it held before",
+                "fix the cause above and run the command again",
+            ) from None
+
+
+def _perform(store: ItemStore, change: Change) -> Callable[[], object]:
+    """Do one change; return what undoes it."""
+    if change.action == CREATE:
+        assert change.desired is not None
+        key = store.create(change.desired)
+        return lambda: store.delete(key)
+    assert change.current is not None
+    current = change.current
+    if change.action == UPDATE:
+        assert change.desired is not None
+        desired = change.desired
+        store.update(current.key, current.rule, desired)
+        return lambda: store.update(current.key, desired, current.rule)
+    store.delete(current.key)
+    return lambda: store.create(current.rule)
