@@ -36,6 +36,8 @@ def parse_token(token: str, *, strict: bool = True) -> list[Network]:
             first = ipaddress.ip_address(first_text.strip())
             last = ipaddress.ip_address(last_text.strip())
         except ValueError as exc:
+            if not _is_address(first_text):  # `ce-core-01`: a host name, not a range
+                raise AddressSyntaxError(_NOT_AN_ADDRESS.format(token=token)) from None
             raise AddressSyntaxError(f"{token!r} is not an address range: {exc}") from None
         if first.version != last.version or first > last:
             raise AddressSyntaxError(f"{token!r} is not an address range (first > last)")
@@ -50,9 +52,18 @@ def parse_token(token: str, *, strict: bool = True) -> list[Network]:
                 f"{token!r} has host bits set: write {net} for the network or {host} "
                 "for the single host"
             ) from None
-        raise AddressSyntaxError(
-            f"{token!r} is not an IP address, prefix (10.20.0.0/16) or range (a-b)"
-        ) from None
+        raise AddressSyntaxError(_NOT_AN_ADDRESS.format(token=token)) from None
+
+
+_NOT_AN_ADDRESS = "{token!r} is not an IP address, prefix (10.20.0.0/16) or range (a-b)"
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def is_any(tokens: Iterable[str]) -> bool:
@@ -71,11 +82,19 @@ def canonical(tokens: Iterable[str], *, strict: bool = True) -> tuple[str, ...]:
 
 
 def canonical_networks(nets: Iterable[Network]) -> tuple[str, ...]:
-    v4 = [n for n in nets if n.version == 4]
-    v6 = [n for n in nets if n.version == 6]
+    """Sorted, duplicates and networks inside another one dropped. Neighbours are not
+    merged: two servers stay two hosts (10.0.1.10, 10.0.1.11), not 10.0.1.10/31, which
+    is what an administrator wrote and what Windows shows."""
     out: list[str] = []
-    for group in (v4, v6):
-        for net in ipaddress.collapse_addresses(group):  # type: ignore[type-var]
+    for version in (4, 6):
+        kept: list[Network] = []
+        # Widest first within the same start, so a covering network is kept before the
+        # networks it contains.
+        for net in sorted((n for n in nets if n.version == version),
+                          key=lambda n: (n.network_address, n.prefixlen)):
+            if not any(net.subnet_of(k) for k in kept):  # type: ignore[arg-type]
+                kept.append(net)
+        for net in kept:
             full = net.max_prefixlen == net.prefixlen
             out.append(str(net.network_address) if full else str(net))
     return tuple(out)

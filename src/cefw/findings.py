@@ -44,6 +44,8 @@ CODES: dict[str, tuple[str, str]] = {
                                "effect until the GPO allows local rules"),
     "inbound-blocked": ("high", "a profile blocks all inbound traffic: no allow rule has "
                                 "effect"),
+    "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
+                                      "default: cefw's accepts do not overrule it"),
 }
 
 

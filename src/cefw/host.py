@@ -39,6 +39,7 @@ class HostContext:
         self.program_dir = program_dir
         self.registry: Source = registry or NoRegistry()
         self._listing: dict[Path, dict[str, str]] = {}
+        self._installed: tuple[str, ...] | None = None
 
     # -- files -------------------------------------------------------------------------
     def _entries(self, folder: Path) -> dict[str, str]:
@@ -97,7 +98,10 @@ class HostContext:
     def installed(self) -> tuple[str, ...]:
         """Installed component ids, catalog order: a component is installed when its
         program file exists (ce-formats.md section 1)."""
-        return tuple(c.id for c in catalog.COMPONENTS if self.exists(c.program))
+        if self._installed is None:
+            self._installed = tuple(c.id for c in catalog.COMPONENTS
+                                    if self.exists(c.program))
+        return self._installed
 
 
 def _parts(relative: str) -> list[str]:

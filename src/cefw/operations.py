@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .backends.base import Backend
+from .errors import RollbackFailed
 from .model import Finding, Rule
 from .reconcile import DELETE, ChangeSet, changes_for, diff
 from .state import StateDir
@@ -54,7 +55,12 @@ def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
         if not changes:
             return Outcome(backend.name, changes, False, False, None, tuple(skipped))
         snapshot = state.save_snapshot(backend.name, [s.rule for s in current])
-        backend.apply(changes, desired)
+        try:
+            backend.apply(changes, desired)
+        except RollbackFailed as exc:  # name the snapshot: it is the way back now
+            raise RollbackFailed(exc.problem, (
+                f"the group's rules as they were before are saved in {snapshot}; fix the "
+                f"cause, then run `cefw restore --snapshot {snapshot}`")) from None
     return Outcome(backend.name, changes, True, False, snapshot, tuple(skipped))
 
 

@@ -131,13 +131,18 @@ def changes_for(backend: Backend, desired: Sequence[Rule]) -> ChangeSet:
 
 class ItemStore(Protocol):
     """A store changed one rule at a time (Windows Firewall): the primitives that
-    `apply_itemwise` turns into an all-or-nothing change."""
+    `apply_itemwise` turns into an all-or-nothing change.
+
+    `update` and `delete` may return a callable that undoes exactly what they did (a
+    store holding more than a Rule's fields, like Windows, puts back every property);
+    when they return None the inverse primitive is used. A primitive that fails must
+    leave its own rule as it was, or raise RollbackFailed when it could not."""
 
     def create(self, rule: Rule) -> object: ...
 
-    def update(self, key: object, current: Rule, desired: Rule) -> None: ...
+    def update(self, key: object, current: Rule, desired: Rule) -> object: ...
 
-    def delete(self, key: object) -> None: ...
+    def delete(self, key: object) -> object: ...
 
 
 def apply_itemwise(store: ItemStore, changes: ChangeSet) -> None:
@@ -147,8 +152,9 @@ def apply_itemwise(store: ItemStore, changes: ChangeSet) -> None:
     for position, change in enumerate(changes.changes):
         try:
             undo.append(_perform(store, change))
-        except Exception as exc:  # any store failure: the COM error, access denied...
-            reason = exc.render() if isinstance(exc, CefwError) else f"{exc}"
+        except BaseException as exc:  # any store failure, and Ctrl+C: never stop half-way
+            reason = (exc.problem if isinstance(exc, CefwError)
+                      else f"{exc}" or type(exc).__name__)
             problem = (f"writing rule {change.name!r} ({change.action}, change "
                        f"{position + 1} of {len(changes.changes)}) failed: {reason}")
             try:
@@ -161,6 +167,10 @@ def apply_itemwise(store: ItemStore, changes: ChangeSet) -> None:
                     "restore the group from the snapshot cefw saved before the change "
                     "(path above) with `cefw restore`",
                 ) from None
+            if isinstance(exc, RollbackFailed):  # the failed step could not undo itself
+                raise RollbackFailed(
+                    f"{problem}. The {len(undo)} earlier change(s) were undone, but this "
+                    "rule could not be put back as it was", exc.fix) from None
             raise ApplyFailed(
                 f"{problem}. The {len(undo)} earlier change(s) were undone: the firewall "
                 "holds exactly the rules it held before",
@@ -169,7 +179,7 @@ def apply_itemwise(store: ItemStore, changes: ChangeSet) -> None:
 
 
 def _perform(store: ItemStore, change: Change) -> Callable[[], object]:
-    """Do one change; return what undoes it."""
+    """Do one change; return what undoes it (the store's own undo when it gives one)."""
     if change.action == CREATE:
         assert change.desired is not None
         key = store.create(change.desired)
@@ -179,7 +189,11 @@ def _perform(store: ItemStore, change: Change) -> Callable[[], object]:
     if change.action == UPDATE:
         assert change.desired is not None
         desired = change.desired
-        store.update(current.key, current.rule, desired)
+        own = store.update(current.key, current.rule, desired)
+        if callable(own):
+            return own
         return lambda: store.update(current.key, desired, current.rule)
-    store.delete(current.key)
+    own = store.delete(current.key)
+    if callable(own):
+        return own
     return lambda: store.create(current.rule)

@@ -63,6 +63,8 @@ class Offline:
             hit = source.raw(key, value)
             if hit is not None:
                 found = hit
+            elif _deletes(source, key, value):
+                found = None  # a later export's `"name"=-` or `[-key]` removes it
         return found
 
     def lookup(self, key: str, value: str, view: int) -> Lookup:
@@ -71,6 +73,12 @@ class Offline:
         if view == 32:
             return Lookup(wow or plain, None)
         return Lookup(plain, None if plain else wow)
+
+
+def _deletes(source: OfflineSource, key: str, value: str) -> bool:
+    """Sources that can delete (.reg exports) say so with an optional `deletes`."""
+    deletes = getattr(source, "deletes", None)
+    return bool(deletes and deletes(key, value))
 
 
 class NoRegistry:

@@ -75,7 +75,11 @@ class StateDir:
     def save_snapshot(self, backend: str, rules: Sequence[Rule]) -> Path:
         """The group's rules before a change, as JSON (Rule.to_json)."""
         self._ensure()
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000:06d}"
+        # One clock reading, microseconds of that second: names sort in time order, so
+        # latest_snapshot() finds the newest even with two snapshots in one second.
+        now = time.time_ns()
+        stamp = (time.strftime("%Y%m%dT%H%M%S", time.localtime(now // 1_000_000_000))
+                 + f"-{now // 1000 % 1_000_000:06d}")
         path = self.path / f"{backend}-before-{stamp}.json"
         payload = {"schema": "cefw.snapshot/1", "backend": backend,
                    "rules": [r.to_json() for r in rules]}

@@ -49,11 +49,14 @@ class Node:
         return next(self.find_all(name), None)
 
     def iter(self, name: str) -> Iterator[Node]:
-        """Every descendant named `name`, document order."""
-        for child in self.children:
-            if child.is_(name):
-                yield child
-            yield from child.iter(name)
+        """Every descendant named `name`, document order. A stack, not recursion: a
+        document nested thousands deep must not end in RecursionError."""
+        stack = list(reversed(self.children))
+        while stack:
+            node = stack.pop()
+            if node.is_(name):
+                yield node
+            stack.extend(reversed(node.children))
 
     def xpath(self) -> str:
         """`Servers/Server[@Name='X']`: a readable address for messages and origins."""
@@ -117,8 +120,10 @@ def parse_bytes(data: bytes, display_path: str, fix: str) -> Node:
         parser.feed(data)
         root = parser.close()
     except DefusedXmlException as exc:
+        # expat stopped on the declaration: its line is the place to show.
+        line = parser.parser.CurrentLineNumber  # type: ignore[attr-defined]
         raise InputError(
-            display_path, "",
+            display_path, f"line {line}",
             f"refused: the document declares entities ({type(exc).__name__}); "
             "entity expansion and external entities are a known attack and are never "
             "expanded",

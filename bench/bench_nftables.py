@@ -1,0 +1,192 @@
+"""How fast the nftables backend is. Run by hand, as root:
+`.venv/bin/python bench/bench_nftables.py [--rules 2000] [--runs 7]`.
+
+Everything happens in a fresh network namespace made for the run (the script re-runs
+itself inside it with `ip netns exec`), so the machine's own ruleset is never touched
+and every nft process is started exactly as on a real host.
+
+For a plan of N rules (default 2,000; a realistic mix: servers, client subnets, IPv6
+for half of them, single ports and ranges) it prints
+1. cefw's apply time (render + one `nft -f -` transaction) divided by `nft -f` of the
+   very same transaction file (target: at most 1.3);
+2. the time of one `nft add rule` process per nft rule divided by cefw's apply time
+   (target: at least 20);
+3. the number of kernel transactions an unchanged re-run of `cefw add` sends (target 0),
+   counted at the runner every nft call goes through.
+Times are medians of --runs runs, each onto a ruleset without cefw's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cefw.backends.nftables import NftablesBackend, layout, run_nft, transaction
+from cefw.model import ANY, Rule
+from cefw.operations import converge
+from cefw.reconcile import diff
+from cefw.state import StateDir
+
+INSIDE = "CEFW_BENCH_NETNS"
+
+
+def plan(count: int) -> list[Rule]:
+    servers = ("10.0.1.10", "10.0.1.11", "10.0.1.20")
+    rules = []
+    for i in range(count):
+        protocol = "UDP" if i % 4 == 3 else "TCP"
+        low = 10000 + i * 20
+        ports = ((low, low + 9),) if protocol == "UDP" else ((low, low), (low + 5, low + 5))
+        remote: tuple[str, ...] = servers
+        if i % 3 == 0:
+            remote = (*servers, f"10.{20 + i % 50}.0.0/16")
+        if i % 2 == 0:
+            remote = (*remote, "fd00:1::10", "fd00:1::11", "fd00:20::/48")
+        if i % 97 == 0:
+            remote = (ANY,)
+        rules.append(Rule(f"CE-Bench{i:04d}-{protocol}", f"bench {i}", protocol, ports,
+                          rf"C:\CE\Bench{i}.exe", remote, ("domain",), (f"Bench{i}",)))
+    return rules
+
+
+class Counting:
+    """The default runner, counting the transactions (`nft -f`) it passes on."""
+
+    def __init__(self) -> None:
+        self.transactions = 0
+
+    def __call__(self, argv, stdin):  # type: ignore[no-untyped-def]
+        if "-f" in argv:
+            self.transactions += 1
+        return run_nft(argv, stdin)
+
+
+def nft(*args: str, stdin: str | None = None) -> None:
+    subprocess.run(["nft", *args], input=stdin, text=True, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def drop_table() -> None:
+    subprocess.run(["nft", "delete", "table", "inet", "contact_expert"],
+                   stderr=subprocess.DEVNULL, check=False)
+
+
+def timed(action, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        drop_table()
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def per_rule_commands(rules: list[Rule]) -> list[list[str]]:
+    """The same table as a shell script would build it: the table, the address sets and
+    the chain, then one `nft add rule` process per rule line."""
+    table = layout(rules)
+    commands = [["nft", "add", "table", "inet", "contact_expert"]]
+    for name, (family, elements) in table.sets.items():
+        kind = "ipv4_addr" if family == "ip" else "ipv6_addr"
+        commands += [["nft", f"add set inet contact_expert {name} {{ type {kind}; "
+                             "flags interval; }"],
+                     ["nft", f"add element inet contact_expert {name} "
+                             f"{{ {', '.join(elements)} }}"]]
+    commands.append(["nft", "add chain inet contact_expert input { type filter hook input "
+                            "priority filter - 10; policy accept; }"])
+    commands += [["nft", "add rule inet contact_expert input " + line] for line in table.rules]
+    return commands
+
+
+def bench(count: int, runs: int) -> None:
+    rules = plan(count)
+    backend = NftablesBackend()
+    desired, _ = backend.enforceable(rules)
+    nothing = diff([], [], backend.fields, backend.normalise)
+    text = transaction(desired)
+    folder = Path(tempfile.mkdtemp(prefix="cefw-bench-"))
+    try:
+        script = folder / "contact_expert.nft"
+        script.write_text(text, encoding="utf-8")
+        shape = layout(desired)
+        print(f"plan: {len(desired)} cefw rules -> {len(shape.rules)} nft rules and "
+              f"{len(shape.sets)} address sets in one table ({len(text) // 1024} KiB of "
+              "transaction text)")
+
+        t_cefw = timed(lambda: backend.apply(nothing, desired), runs)
+        t_file = timed(lambda: nft("-f", str(script)), runs)
+        print(f"cefw apply:       {t_cefw * 1000:8.1f} ms")
+        print(f"nft -f same file: {t_file * 1000:8.1f} ms")
+        print(f"1. cefw / nft -f = {t_cefw / t_file:.2f}   (target <= 1.3)")
+
+        drop_table()
+        commands = per_rule_commands(desired)
+        start = time.perf_counter()
+        for argv in commands:
+            subprocess.run(argv, check=True)
+        t_each = time.perf_counter() - start
+        print(f"one nft process per rule, as a shell script would ({len(commands)} "
+              f"processes): {t_each:.1f} s")
+        print(f"2. per-rule nft / cefw = {t_each / t_cefw:.0f}   (target >= 20)")
+
+        drop_table()
+        state = StateDir(folder / "state")
+        counting = Counting()
+        counted = NftablesBackend(runner=counting)
+        start = time.perf_counter()
+        first = converge(counted, rules, state, dry_run=False)
+        t_first = time.perf_counter() - start
+        sent_first = counting.transactions
+        start = time.perf_counter()
+        again = converge(counted, rules, state, dry_run=False)
+        t_again = time.perf_counter() - start
+        sent_again = counting.transactions - sent_first
+        assert first.applied and not again.applied
+        print(f"cefw add from nothing (read + diff + apply): {t_first * 1000:.1f} ms, "
+              f"{sent_first} transaction(s)")
+        print(f"unchanged re-run (read + diff): {t_again * 1000:.1f} ms")
+        print(f"3. kernel transactions on an unchanged re-run = {sent_again}   (target 0)")
+
+        moved = [r._replace(local_ports=((60000, 60000),)) if i == 0 else r
+                 for i, r in enumerate(rules)]
+        start = time.perf_counter()
+        one = converge(counted, moved, state, dry_run=False)
+        t_one = time.perf_counter() - start
+        print(f"one port changed (read + diff + apply): {t_one * 1000:.1f} ms, "
+              f"{one.changes.summary()}")
+        drop_table()
+    finally:
+        shutil.rmtree(folder)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    if os.environ.get(INSIDE):
+        bench(args.rules, args.runs)
+        return 0
+    if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"):
+        print("bench_nftables: needs root, nft and ip (it works in a network namespace "
+              "of its own)", file=sys.stderr)
+        return 2
+    name = f"cefw-bench-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        done = subprocess.run(["ip", "netns", "exec", name, sys.executable, *sys.argv],
+                              env={**os.environ, INSIDE: "1"}, check=False)
+        return done.returncode
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Small pieces every reader needs: a port attribute read with a precise error, the
+vendor default for an absent source, TAO endpoints turned into Endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .. import catalog
+from ..errors import InputError
+from ..findings import finding
+from ..model import Endpoint, Finding, Origin
+from ..ports import PortSyntaxError, format_ports, merge, parse_port, parse_range
+from ..xmlsafe import Node
+from .tao import TaoEndpoint
+
+
+def port_attr(node: Node, name: str, file: str, fix: str, *,
+              allow_range: bool = False) -> tuple[tuple[int, int], str] | None:
+    """The port (or range) in attribute `name` of `node`, and the attribute as written;
+    None when the attribute is absent or blank."""
+    found = node.attr(name)
+    if found is None or not found[1].strip():
+        return None
+    written, value = found
+    try:
+        ports = parse_range(value) if allow_range else (parse_port(value),) * 2
+    except PortSyntaxError as exc:
+        raise InputError(file, f"line {node.line}, {node.xpath()}/@{written}", str(exc),
+                         fix) from None
+    return ports, written  # type: ignore[return-value]
+
+
+def default_endpoints(component: catalog.Component, program: str, why: str,
+                      only: Iterable[catalog.DefaultPort] | None = None,
+                      ) -> tuple[list[Endpoint], list[Finding]]:
+    """The vendor table's ports for `component`, marked as defaults, and a finding that
+    says which source was absent. A component whose default is dynamic gets a dynamic
+    endpoint."""
+    defaults = tuple(only) if only is not None else component.defaults
+    endpoints = [
+        Endpoint(component.id, d.protocol, ((d.port, d.port),), program, component.sources,
+                 Origin("default", "", why), label=d.label)
+        for d in defaults
+    ]
+    if not defaults and component.dynamic:
+        endpoints.append(Endpoint(component.id, "TCP", (), program, component.sources,
+                                  Origin("default", "", why), dynamic=True))
+    shown = ", ".join(f"{d.protocol} {d.port}" for d in defaults) or "dynamic ports"
+    message = f"{why}: using the vendor table's default ({shown})."
+    return endpoints, [finding("default-used", component.id, message)]
+
+
+def tao_endpoints(found: Iterable[tuple[str, TaoEndpoint]], component: catalog.Component,
+                  program: str, origin: Callable[[str], Origin], *,
+                  enabled: bool = True) -> list[Endpoint]:
+    """TAO listen endpoints -> Endpoints: one per (protocol, bind) with its ports
+    merged; an endpoint without a port is a dynamic listener. `origin` turns the
+    options as written (`-ORBListenEndpoints iiop://:9900`) into an Origin."""
+    grouped: dict[tuple[str, str, bool], list[tuple[str, TaoEndpoint]]] = {}
+    for option, ep in found:
+        bind = "" if ep.all_interfaces else ep.host
+        grouped.setdefault((ep.protocol, bind, ep.ports is None), []).append((option, ep))
+    endpoints = []
+    for (protocol, bind, dynamic), items in grouped.items():
+        written = "; ".join(f"{option} {ep.text}" for option, ep in items)
+        ports = () if dynamic else merge(ep.ports for _, ep in items if ep.ports)
+        endpoints.append(Endpoint(
+            component.id, protocol, ports, program, component.sources, origin(written),
+            dynamic=dynamic, enabled=enabled, loopback_only=items[0][1].loopback, bind=bind,
+        ))
+    return endpoints
+
+
+def loopback_findings(endpoints: Iterable[Endpoint]) -> list[Finding]:
+    """An info finding for each enabled TAO listener bound to loopback: it needs no rule,
+    and no other host can reach it, which for a CE server is worth saying."""
+    return [finding(
+        "loopback-only", ep.component,
+        f"{ep.component} listens on {ep.bind} {ep.protocol} "
+        f"{format_ports(ep.ports, empty='(a dynamic port)')} only "
+        f"({ep.origin.describe()}): no rule, and no other host can connect to it. If CE "
+        "servers or clients must reach it, bind it to all addresses (iiop://:<port>).")
+        for ep in endpoints if ep.loopback_only and ep.enabled]
+
+
+def file_port(ctx, component_id: str, config: str, fix: str,  # type: ignore[no-untyped-def]
+              select: Callable[[Node], Iterable[tuple[Node, str]]]):
+    """A component whose port sits in one XML file: `select` yields (element, attribute)
+    pairs holding its ports. The file or the element absent: the vendor default."""
+    from ..host import Reading
+    from ..xmlsafe import parse_file
+
+    component = catalog.BY_ID[component_id]
+    program = ctx.program(component.program)
+    path = ctx.find(config)
+    if path is None or not path.is_file():
+        return Reading(*default_endpoints(component, program, f"{config} not found"))
+    shown = ctx.display(path)
+    root = parse_file(path, shown, fix)
+    endpoints = []
+    for node, attribute in select(root):
+        found = port_attr(node, attribute, shown, fix)
+        if found is None:
+            continue
+        ports, written = found
+        origin = Origin("file", shown, f"line {node.line}, {node.xpath()}/@{written}")
+        endpoints.append(Endpoint(component.id, "TCP", (ports,), program, component.sources,
+                                  origin))
+    if not endpoints:
+        return Reading(*default_endpoints(component, program, f"{shown} names no port"))
+    return Reading(endpoints, [])

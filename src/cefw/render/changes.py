@@ -1,0 +1,54 @@
+"""Change sets and audits as plain text: short lines that paste into a change ticket."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from ..operations import AuditReport, Outcome
+from ..reconcile import ChangeSet
+
+_VERB = {"create": "+ create", "update": "~ update", "delete": "- delete"}
+
+
+def _changes(changes: ChangeSet, out: IO[str]) -> None:
+    for change in changes.changes:
+        out.write(f"  {_VERB[change.action]:9} {change.name}: {change.detail}\n")
+
+
+def print_outcome(outcome: Outcome, out: IO[str]) -> None:
+    changes = outcome.changes
+    target = outcome.backend
+    if outcome.dry_run:
+        out.write(f"Dry run ({target}): nothing was written.\n")
+    if not changes:
+        out.write(f"In sync ({target}): nothing to change "
+                  f"({len(changes.unchanged)} rule(s) already as planned).\n")
+    else:
+        verb = "Would change" if outcome.dry_run else "Changed"
+        out.write(f"{verb} ({target}): {changes.summary()}\n")
+        _changes(changes, out)
+    if outcome.preview:
+        out.write("\nWhat would be sent:\n" + outcome.preview.rstrip("\n") + "\n")
+    for skipped in outcome.skipped:
+        out.write(f"  (not enforced by {target}) {skipped.message}\n")
+    if outcome.snapshot:
+        out.write(f"Rules before the change saved in {outcome.snapshot} "
+                  "(cefw restore puts them back).\n")
+
+
+def print_audit(report: AuditReport, out: IO[str]) -> None:
+    if report.in_sync:
+        out.write(f"In sync ({report.backend}): {len(report.changes.unchanged)} rule(s) as "
+                  "planned.\n")
+    else:
+        out.write(f"Drift ({report.backend}): {len(report.changes.changes)} difference(s); "
+                  "`cefw add` repairs them.\n")
+        for change in report.changes.changes:
+            out.write(f"  {change.drift:9} {change.name}: {change.detail}\n")
+    if report.findings:
+        out.write("Findings:\n")
+        for f in report.findings:
+            who = f" [{f.component}]" if f.component else ""
+            out.write(f"  {f.severity:6} {f.code}{who}: {f.message}\n")
+    out.write(f"Exit status {report.exit_status}: "
+              f"{'attention needed' if report.exit_status else 'all good'}.\n")
