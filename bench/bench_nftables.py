@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cefw.backends.nftables import NftablesBackend, layout, run_nft, transaction
+from cefw.backends.nft_table import layout, transaction
+from cefw.backends.nftables import NftablesBackend, run_nft
 from cefw.model import ANY, Rule
 from cefw.operations import converge
 from cefw.reconcile import diff

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from cefw.backends.nftables import transaction
+from cefw.backends.nft_table import transaction
 from cefw.model import ANY, Rule
 
 DATA = Path(__file__).parent / "data" / "nftables"

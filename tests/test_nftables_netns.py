@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cefw
-from cefw.backends.nftables import NftablesBackend, parse_table
+from cefw.backends.nft_table import parse_table
+from cefw.backends.nftables import NftablesBackend
 from cefw.errors import ApplyFailed, EnvironmentProblem
 from cefw.model import ANY, Rule
 from cefw.operations import converge

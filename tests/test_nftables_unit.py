@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cefw.backends.nftables import (
+from cefw.backends.nft_table import (
     TABLE,
-    NftablesBackend,
     decode_name,
     default_drop_findings,
     encode_name,
@@ -22,6 +21,7 @@ from cefw.backends.nftables import (
     render_script,
     transaction,
 )
+from cefw.backends.nftables import NftablesBackend
 from cefw.errors import ApplyFailed, CefwError, EnvironmentProblem
 from cefw.model import ANY
 from cefw.operations import audit, converge

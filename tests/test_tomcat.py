@@ -14,7 +14,7 @@ import pytest
 from cefw.errors import InputError
 from cefw.host import HostContext
 from cefw.model import Endpoint
-from cefw.readers import tomcat
+from cefw.readers import javaprops, tomcat
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tomcat"
 DATA = Path(__file__).resolve().parent / "data" / "tomcat"
@@ -371,7 +371,7 @@ def test_properties_parser_follows_java():
             "k==\n"
             "a=last wins\r\n"
             "l=end\\")
-    props = tomcat.parse_properties(text)
+    props = javaprops.parse_properties(text)
     values = {k: v for k, (v, _) in props.items()}
     assert values == {
         "a": "last wins", "b": "2", "c": "3", "d": "", "e": "spaced value  ",

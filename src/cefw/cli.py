@@ -253,9 +253,9 @@ def _has_inputs(args: argparse.Namespace) -> bool:
 def cmd_plan(args: argparse.Namespace, out: IO[str]) -> int:
     plan = _plan(args)
     if args.format == "json":
-        import json
+        from .render.jsonout import dumps
 
-        out.write(json.dumps(plan.to_json(), indent=2) + "\n")
+        out.write(dumps(plan.to_json()))
     elif args.format == "csv":
         from .render import csvout
 
@@ -315,9 +315,9 @@ def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
     plan = _plan(args)
     report = audit(_backend(args), plan.rules, plan.findings)
     if args.format == "json":
-        import json
+        from .render.jsonout import dumps
 
-        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+        out.write(dumps(report.to_json()))
     else:
         from .render import changes
 
@@ -337,7 +337,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
 
         text = netsh.render(plan.rules, restart_note=core)
     else:
-        from .backends.nftables import render_script
+        from .backends.nft_table import render_script
 
         text = render_script(plan.rules)
     if args.output:
@@ -387,9 +387,9 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _print_outcome(outcome, fmt: str, out: IO[str], core: bool | None) -> None:  # type: ignore[no-untyped-def]
     if fmt == "json":
-        import json
+        from .render.jsonout import dumps
 
-        out.write(json.dumps(outcome.to_json(), indent=2) + "\n")
+        out.write(dumps(outcome.to_json()))
     else:
         from .render import changes
 
