@@ -17,7 +17,8 @@ from pathlib import Path
 from .errors import InputError
 
 SERVICE_TAIL = r"\services\serveragent\serveragent.exe"
-DEFAULT_SUBDIR = r"Geomant\Contact Expert"
+DEFAULT_SUBDIR = ("Geomant", "Contact Expert")
+DEFAULT_SHOWN = r"Geomant\Contact Expert"
 
 
 def find_install_dir(winreg=None) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
@@ -29,9 +30,9 @@ def find_install_dir(winreg=None) -> tuple[Path, str]:  # type: ignore[no-untype
     for env in ("ProgramFiles(x86)", "ProgramFiles"):
         base = os.environ.get(env)
         if base:
-            candidate = Path(base) / DEFAULT_SUBDIR
+            candidate = Path(base, *DEFAULT_SUBDIR)
             if candidate.is_dir():
-                return candidate, f"default folder %{env}%\\{DEFAULT_SUBDIR}"
+                return candidate, f"default folder %{env}%\\{DEFAULT_SHOWN}"
     raise InputError("", "", "cannot find the CE install directory: no service runs "
                      "ServerAgent.exe and no default folder exists",
                      "pass --install-dir with the folder that holds Servers and Services")

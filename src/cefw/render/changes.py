@@ -29,8 +29,11 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
         _changes(changes, out)
     if outcome.preview:
         out.write("\nWhat would be sent:\n" + outcome.preview.rstrip("\n") + "\n")
-    for skipped in outcome.skipped:
-        out.write(f"  (not enforced by {target}) {skipped.message}\n")
+    if outcome.skipped:
+        # One line, not one paragraph per rule: `cefw audit` gives each reason in full.
+        names = ", ".join(f.message.split(":", 1)[0] for f in outcome.skipped)
+        out.write(f"Not enforced by {target} ({len(outcome.skipped)}): {names}. "
+                  "`cefw audit` says why.\n")
     if outcome.snapshot:
         out.write(f"Rules before the change saved in {outcome.snapshot} "
                   "(cefw restore puts them back).\n")
