@@ -603,3 +603,22 @@ def test_cli_failed_rollback_exits_3(cli, policy: FwPolicy,  # type: ignore[no-u
     status, _ = cli("add")
     err = capsys.readouterr().err
     assert status == 3 and "cefw restore --snapshot" in err
+
+
+def test_cli_no_restart_note_on_an_agent_pc(policy: FwPolicy, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The vendor's restart note is for CE application servers, not agent workstations."""
+    import io
+
+    from cefw.cli import main
+
+    monkeypatch.setattr(wincom, "open_policy", lambda: policy)
+    monkeypatch.setattr(wincom, "new_rule", policy.new_rule)
+    monkeypatch.setattr(wincom, "is_elevated", lambda: True)
+    out = io.StringIO()
+    status = main(["add", "--example", "agent-pc", "--backend", "windows",
+                   "--state-dir", str(tmp_path / "state")], out)
+    assert status == 0 and "Changed (windows): 1 to create" in out.getvalue()
+    assert [r["Name"] for r in policy.group_values()] == ["CE-AgentClientApp-TCP"]
+    assert "restart" not in capsys.readouterr().err
