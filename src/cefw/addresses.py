@@ -125,5 +125,28 @@ def from_windows(text: str) -> tuple[str, ...]:
     return canonical_networks(nets) + tuple(sorted(keywords))
 
 
+_ALL_INTERFACES = {"", "0.0.0.0", "::", "0:0:0:0:0:0:0:0", "[::]"}
+
+
+def is_all_interfaces(host: str) -> bool:
+    """A bind address meaning every local address (or none written)."""
+    return host.strip().lower() in _ALL_INTERFACES
+
+
+def is_loopback(host: str) -> bool:
+    """A bind address reachable from this host only: 127.0.0.0/8, ::1 in any spelling
+    (an IPv4-mapped loopback too) and localhost. A host name is not: it resolves to
+    something on the network."""
+    text = host.strip().lower().strip("[]")
+    if text == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
 def to_windows(addresses: tuple[str, ...]) -> str:
     return "*" if addresses == (ANY,) else ",".join(addresses)

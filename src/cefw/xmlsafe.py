@@ -26,6 +26,11 @@ class Node:
         self.children: list[Node] = []
         self.text = ""
 
+    @property
+    def name(self) -> str:
+        """The element name without a namespace."""
+        return _local(self.tag)
+
     def is_(self, name: str) -> bool:
         return _local(self.tag).lower() == name.lower()
 

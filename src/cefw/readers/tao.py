@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..addresses import is_all_interfaces, is_loopback
 from ..ports import PortSyntaxError, parse_port, span
 
 # Options that add listen endpoints; compared case-insensitively, they accumulate.
@@ -16,8 +17,6 @@ ENDPOINT_OPTIONS = {"-orbendpoint", "-orblistenendpoints"}
 # Endpoint protocols: which transport they open, or None for local-only transports.
 _TRANSPORTS = {"iiop": "TCP", "diop": "UDP", "uiop": None, "shmiop": None}
 
-_LOOPBACK_HOSTS = {"localhost", "::1", "0:0:0:0:0:0:0:1"}
-_ALL_HOSTS = {"", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"}
 
 
 class TaoSyntaxError(ValueError):
@@ -37,7 +36,7 @@ class TaoEndpoint(NamedTuple):
 
     @property
     def all_interfaces(self) -> bool:
-        return self.host in _ALL_HOSTS
+        return is_all_interfaces(self.host)
 
 
 class Unsupported(NamedTuple):
@@ -46,14 +45,6 @@ class Unsupported(NamedTuple):
     scheme: str
     text: str
     local_only: bool  # uiop / shmiop: never reachable from the network
-
-
-def is_loopback(host: str) -> bool:
-    h = host.lower()
-    if h in _LOOPBACK_HOSTS:
-        return True
-    parts = h.split(".")  # 127.0.0.0/8, but not a host name like 127.example.com
-    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
 
 
 def split_options(text: str) -> list[str]:

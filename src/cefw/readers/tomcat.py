@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import catalog
+from ..addresses import is_all_interfaces, is_loopback
 from ..errors import InputError
 from ..findings import finding
 from ..host import HostContext, Reading
@@ -60,7 +61,6 @@ _AJP_LOOPBACK_FROM: dict[int, Version] = {7: (7, 0, 100), 8: (8, 5, 51), 9: (9, 
 # The first release of each line that understands ${name:-default}.
 _DEFAULT_SYNTAX_FROM: dict[int, Version] = {8: (8, 5, 55), 9: (9, 0, 35)}
 
-_ALL_ADDRESSES = {"", "0.0.0.0", "::", "0:0:0:0:0:0:0:0", "[::]"}
 
 
 # -- the Tomcat version --------------------------------------------------------------------
@@ -151,25 +151,6 @@ def _dotted(number: Version) -> str:
 
 # -- addresses ---------------------------------------------------------------------------
 
-def is_all(address: str) -> bool:
-    return address.strip().lower() in _ALL_ADDRESSES
-
-
-def is_loopback(address: str) -> bool:
-    """127.0.0.0/8, ::1 (any spelling, an IPv4-mapped loopback too) and localhost."""
-    text = address.strip().lower().strip("[]")
-    if text == "localhost":
-        return True
-    import ipaddress  # addresses.py has it loaded by the time a plan is built
-
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return False  # a host name: it resolves to something on the network
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
-
-
 # -- reading server.xml --------------------------------------------------------------------
 
 class _Value(NamedTuple):
@@ -191,7 +172,7 @@ class _Doc:
             self.props = _load_properties(props_path, self.props_shown)
 
     def place(self, node: Node, attribute: str) -> str:
-        path = node.xpath() or _local(node.tag)
+        path = node.xpath() or node.name
         return f"line {node.line}, {path}/@{attribute}"
 
     def value(self, node: Node, name: str) -> tuple[str, _Value] | None:
@@ -252,7 +233,7 @@ class _Doc:
         found = self.value(node, name)
         if found is None:
             raise InputError(self.shown, f"line {node.line}, {node.xpath() or 'Server'}",
-                             f"<{_local(node.tag)}> has no {name} attribute",
+                             f"<{node.name}> has no {name} attribute",
                              f"add {name}=\"...\" with the port it listens on")
         written, value = found
         number = _integer(value.text)
@@ -295,10 +276,6 @@ def _port_fix(allowed: tuple[int, ...]) -> str:
     extra = {-1: ", or -1 to disable the shutdown port", 0: ", or 0 for a free port "
              "picked at each start"}
     return "write a port number 1-65535" + "".join(extra[a] for a in allowed if a in extra)
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
 
 
 # -- the listeners -------------------------------------------------------------------------
@@ -359,7 +336,8 @@ def _shutdown(doc: _Doc, server: Node, offset: int, offset_note: str) -> _Listen
         where += f", {offset_note}"
     address = doc.value(server, "address")
     bind = address[1].text.strip() if address else "localhost"
-    return _Listener(port, "" if is_all(bind) else bind, is_loopback(bind), "shutdown", where)
+    shown = "" if is_all_interfaces(bind) else bind
+    return _Listener(port, shown, is_loopback(bind), "shutdown", where)
 
 
 def _connectors(server: Node) -> Iterator[Node]:
@@ -389,7 +367,7 @@ def _connector(doc: _Doc, node: Node, offset: int, offset_note: str) -> _Listene
     address = doc.value(node, "address")
     if address is not None:
         bind = address[1].text.strip()
-        return _Listener(port, "" if is_all(bind) else bind, is_loopback(bind),
+        return _Listener(port, "" if is_all_interfaces(bind) else bind, is_loopback(bind),
                          _label(doc, node, kind), where)
     if kind == "AJP" and doc.version.since(_AJP_LOOPBACK_FROM):
         return _Listener(port, "127.0.0.1", True, kind, where, ajp_default_bind=True)
@@ -510,7 +488,7 @@ def _read_server_xml(ctx: HostContext, program: str, path: Path,
     server = parse_file(path, doc.shown, XML_FIX)
     if not server.is_("Server"):
         raise InputError(doc.shown, f"line {server.line}",
-                         f"the root element is <{_local(server.tag)}>, not <Server>",
+                         f"the root element is <{server.name}>, not <Server>",
                          XML_FIX)
     offset, offset_note = _offset(doc, server)
     findings: list[Finding] = []
