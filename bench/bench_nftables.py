@@ -28,12 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from cefw.backends.nft_table import layout, transaction
-from cefw.backends.nftables import NftablesBackend, run_nft
+from cefw.apply.operations import converge
+from cefw.apply.reconcile import diff
+from cefw.apply.state import StateDir
+from cefw.apply.store import split
 from cefw.model import ANY, Rule
-from cefw.operations import converge
-from cefw.reconcile import diff
-from cefw.state import StateDir
+from cefw.platforms.nftables.backend import NftablesBackend, run_nft
+from cefw.platforms.nftables.table import layout, transaction
 
 INSIDE = "CEFW_BENCH_NETNS"
 
@@ -109,7 +110,7 @@ def per_rule_commands(rules: list[Rule]) -> list[list[str]]:
 def bench(count: int, runs: int) -> None:
     rules = plan(count)
     backend = NftablesBackend()
-    desired, _ = backend.enforceable(rules)
+    desired, _ = split(rules, backend)
     nothing = diff([], [], backend.fields, backend.normalise)
     text = transaction(desired)
     folder = Path(tempfile.mkdtemp(prefix="cefw-bench-"))

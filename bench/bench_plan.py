@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cefw
 from cefw.examples import load_example
-from cefw.planner import make_plan
+from cefw.plan.make import make_plan
 
 RUNS = 30
 # What `cefw plan --example core-host --format json` cannot do without: the site and

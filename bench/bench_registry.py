@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cefw.readers.regfile import parse_reg_bytes
+from cefw.registry.regfile import parse_reg_bytes
 from hivewriter import build_hive, dword, expand_sz, sz
 from regwriter import encode, reg_text
 
@@ -68,7 +68,7 @@ from pathlib import Path
 start = time.perf_counter()
 import regipy.registry
 imported = time.perf_counter()
-from cefw.readers.hive import load_hive
+from cefw.registry.hive import load_hive
 source = load_hive(Path(sys.argv[1]))
 opened = time.perf_counter()
 assert source.raw(r"SOFTWARE\\WOW6432Node\\ACE\\TAO", "TaoNamingServiceOptions")

@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cefw.backends.windows import WindowsBackend, com_values
+from cefw.apply.operations import converge
+from cefw.apply.state import StateDir
 from cefw.model import GROUP, Rule
-from cefw.operations import converge
-from cefw.state import StateDir
+from cefw.platforms.windows.backend import WindowsBackend
+from cefw.platforms.windows.values import com_values
 from winfw_model import FwPolicy, add_foreign
 
 CE = r"C:\Program Files (x86)\Geomant\Contact Expert"

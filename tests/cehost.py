@@ -9,7 +9,7 @@
         channels="Channel,Recorder,ControlPort,MediaPort\\nA,CMAPI,7001,40000-40099\\n",
         site='[zones]\\nservers = ["10.0.1.10"]\\n',
     )
-    plan = host.plan()                 # cefw.planner.make_plan on the built tree
+    plan = host.plan()                 # cefw.plan.make.make_plan on the built tree
     ctx = host.context()               # a HostContext for calling one reader
 
 Paths are install-relative Windows paths; `path_case` rewrites every path part (e.g.
@@ -26,11 +26,11 @@ from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from cefw import catalog
-from cefw.host import HostContext
 from cefw.model import Plan
-from cefw.planner import Inputs, make_plan
-from cefw.readers.regfile import load_reg
+from cefw.plan.make import Inputs, make_plan
+from cefw.readers.context import HostContext
 from cefw.registry import NoRegistry, Offline
+from cefw.registry.regfile import load_reg
 
 PROGRAM_DIR = r"C:\Program Files (x86)\Geomant\Contact Expert"
 SA_CONFIG = catalog.SERVERAGENT_CONFIG

@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from cefw.backends.nft_table import transaction
 from cefw.model import ANY, Rule
+from cefw.platforms.nftables.table import transaction
 
 DATA = Path(__file__).parent / "data" / "nftables"
 

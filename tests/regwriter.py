@@ -1,6 +1,6 @@
 """Test helper: write `.reg` exports the way regedit does (escapes, hex lines wrapped at
 about 80 columns with a trailing backslash and a two-space indent, CRLF), so tests can
-round-trip generated values through cefw.readers.regfile."""
+round-trip generated values through cefw.registry.regfile."""
 
 from __future__ import annotations
 

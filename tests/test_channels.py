@@ -32,7 +32,7 @@ def read(tmp_path: Path, content: str | bytes, name: str = "channels.csv",
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8", newline="")
-    return channels.read(path, installed, PROGRAMS)
+    return channels.read_file(path, installed, PROGRAMS)
 
 
 def rows(reading) -> list[tuple[str, str, tuple]]:
@@ -257,7 +257,7 @@ def test_a_field_past_the_csv_limit(tmp_path):
 
 def test_a_missing_file(tmp_path):
     with pytest.raises(InputError) as caught:
-        channels.read(tmp_path / "nope.csv", BOTH, PROGRAMS)
+        channels.read_file(tmp_path / "nope.csv", BOTH, PROGRAMS)
     assert caught.value.path == "nope.csv"
     assert "cannot read" in caught.value.problem
 

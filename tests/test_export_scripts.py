@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cefw.backends.windows import description_text
 from cefw.model import ANY, Rule
-from cefw.render import netsh, powershell
+from cefw.platforms.windows import netsh, powershell
+from cefw.platforms.windows.values import description_text
 
 GOLDEN = Path(__file__).parent / "golden"
 MODULE = Path(__file__).parent.parent / "powershell" / "CEFirewall"
@@ -157,12 +157,12 @@ def table_values(script: str, key: str) -> list[str]:
 @pytest.mark.parametrize("store, name", [(None, "export-hostile.ps1"),
                                          ("CORP\\CE 'Servers' $(calc)", "export-hostile-gpo.ps1")])
 def test_powershell_golden(store: str | None, name: str) -> None:
-    golden(name, powershell.render(rules(), policy_store=store, restart_note=True))
+    golden(name, powershell.script(rules(), policy_store=store, restart_note=True))
 
 
 @pytest.mark.parametrize("store", [None, "CORP\\CE 'Servers' $(calc)"])
 def test_powershell_hostile_values_stay_inside_literals(store: str | None) -> None:
-    script = powershell.render(rules(), policy_store=store, restart_note=True)
+    script = powershell.script(rules(), policy_store=store, restart_note=True)
     assert script.isascii()  # means the same in any encoding
     outside, literals = split_ps(script)
     for fragment in [*HOSTILE_FRAGMENTS, *NASTY_FRAGMENTS, "Remove-Item", 'Bad"Name']:
@@ -175,7 +175,7 @@ def test_powershell_hostile_values_stay_inside_literals(store: str | None) -> No
 def test_powershell_writes_what_cefw_compares() -> None:
     """A rule created by the script reads back through COM as cefw's own: same Name and
     DisplayName, the same Description text, the group."""
-    script = powershell.render(rules(), restart_note=False)
+    script = powershell.script(rules(), restart_note=False)
     assert table_values(script, "Name") == [r.name for r in rules()]
     assert table_values(script, "Description") == [description_text(r) for r in rules()]
     assert "-Name $rule.Name -DisplayName $rule.Name" not in script  # splatted instead
@@ -190,7 +190,7 @@ def test_powershell_writes_what_cefw_compares() -> None:
 
 
 def test_powershell_converges_by_group_make_before_break() -> None:
-    script = powershell.render(rules(), restart_note=False)
+    script = powershell.script(rules(), restart_note=False)
     refuse = script.index("exists outside the group")
     create = script.index("New-NetFirewallRule @identity")
     remove = script.index("Remove-NetFirewallRule")
@@ -202,7 +202,7 @@ def test_powershell_converges_by_group_make_before_break() -> None:
 
 
 def test_powershell_policy_store_is_one_session_for_every_cmdlet() -> None:
-    script = powershell.render(rules(), policy_store="CORP\\CE", restart_note=False)
+    script = powershell.script(rules(), policy_store="CORP\\CE", restart_note=False)
     assert script.count("Open-NetGPO") == 1 and script.count("Save-NetGPO") == 1
     assert script.index("Open-NetGPO") < script.index("$rules = @(") < script.index(
         "Save-NetGPO")
@@ -210,7 +210,7 @@ def test_powershell_policy_store_is_one_session_for_every_cmdlet() -> None:
     calls = re.findall(r"^\s*(?:\$\w+ = )?@?\(?((?:Get|Set|New|Remove)-NetFirewallRule.*)$",
                        script, re.MULTILINE)
     assert len(calls) == 5 and all("@store" in call for call in calls)
-    local = powershell.render(rules(), restart_note=False)
+    local = powershell.script(rules(), restart_note=False)
     assert "Open-NetGPO" not in local and "$store = @{}" in local
 
 
@@ -226,7 +226,7 @@ def test_powershell_quote() -> None:
 
 
 def test_powershell_empty_plan_removes_the_group() -> None:
-    script = powershell.render([], restart_note=False)
+    script = powershell.script([], restart_note=False)
     assert "$rules = @(\n)" in script and "Remove-NetFirewallRule" in script
 
 
@@ -250,7 +250,7 @@ def test_powershell_parses_and_fragments_sit_in_verbatim_strings(store: str | No
     """An independent parser (tree-sitter's PowerShell grammar) agrees: no syntax error,
     and every hostile fragment lies inside a verbatim (single-quoted) string."""
     parser = _parser()
-    script = powershell.render(rules(), policy_store=store, restart_note=True)
+    script = powershell.script(rules(), policy_store=store, restart_note=True)
     tree = parser.parse(script.encode("ascii"))
     assert not tree.root_node.has_error
     spans = _string_spans(tree.root_node)
@@ -281,11 +281,11 @@ def test_powershell_module_parses_and_maps_whatif() -> None:
 # -- netsh -----------------------------------------------------------------------------------
 
 def test_netsh_golden() -> None:
-    golden("export-hostile.cmd", netsh.render(rules(), restart_note=True))
+    golden("export-hostile.cmd", netsh.script(rules(), restart_note=True))
 
 
 def test_netsh_leaves_out_what_it_cannot_quote_without_a_trace_of_it() -> None:
-    script = netsh.render(rules(), restart_note=True)
+    script = netsh.script(rules(), restart_note=True)
     assert script.isascii()
     for fragment in NETSH_ABSENT:
         assert fragment not in script, fragment
@@ -296,7 +296,7 @@ def test_netsh_leaves_out_what_it_cannot_quote_without_a_trace_of_it() -> None:
 
 
 def test_netsh_quotes_what_it_writes() -> None:
-    script = netsh.render(rules(), restart_note=True)
+    script = netsh.script(rules(), restart_note=True)
     assert script.startswith("@echo off\nsetlocal DisableDelayedExpansion\n")
     for line in script.splitlines():
         if line.lower().startswith("rem") or not line.strip():
@@ -317,7 +317,7 @@ def test_netsh_quotes_what_it_writes() -> None:
 
 
 def test_netsh_says_it_relies_on_the_name_prefix() -> None:
-    script = netsh.render([], restart_note=False)
+    script = netsh.script([], restart_note=False)
     assert 'rule name prefix "CE-" alone' in script and "no rule groups" in script
     assert "restart" not in script
 
@@ -329,5 +329,5 @@ def test_netsh_says_it_relies_on_the_name_prefix() -> None:
 ])
 def test_netsh_refuses_each_unquotable_value(value: str, why: str) -> None:
     rule = rules()[0]._replace(program=value)
-    script = netsh.render([rule], restart_note=False)
+    script = netsh.script([rule], restart_note=False)
     assert why in script and value not in script and " add rule " not in script

@@ -1,4 +1,4 @@
-"""cefw.readers.hive on hive files built by tests/hivewriter.py; the writer itself is
+"""cefw.registry.hive on hive files built by tests/hivewriter.py; the writer itself is
 checked against regipy's parser (and hivex's, where installed), not only against us."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cefw.errors import InputError
-from cefw.readers.hive import load_hive
+from cefw.registry.hive import load_hive
 from hivewriter import (
     binary,
     build_hive,

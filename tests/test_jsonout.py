@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cefw.render.jsonout import dumps
+from cefw.render.json import dumps
 
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
 documents = st.recursive(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cefw.errors import InputError
-from cefw.locate import _program_of, find_install_dir
+from cefw.platforms.windows.locate import _program_of, find_install_dir
 
 
 class FakeWinreg:

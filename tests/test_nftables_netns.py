@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cefw
-from cefw.backends.nft_table import parse_table
-from cefw.backends.nftables import NftablesBackend
+from cefw.apply.operations import converge
+from cefw.apply.reconcile import diff
+from cefw.apply.state import StateDir
 from cefw.errors import ApplyFailed, EnvironmentProblem
 from cefw.model import ANY, Rule
-from cefw.operations import converge
-from cefw.reconcile import diff
-from cefw.state import StateDir
+from cefw.platforms.nftables.backend import NftablesBackend
+from cefw.platforms.nftables.readback import parse_table
 from netns import FILTERED, OPEN, Lab, Netns, format_ports, fresh_netns_runner, unavailable
 from nft_samples import FOREIGN as DEFAULT_DROP_TABLES
 from nft_samples import SAMPLE, SCENARIOS, recorded
@@ -561,10 +561,10 @@ def test_failure_injected_through_the_runner_changes_nothing(scratch: Netns) -> 
 
 def test_audit_notes_other_tables_that_drop_by_default(scratch: Netns) -> None:
     nft = NftablesBackend(runner=scratch.runner())
-    assert nft.store_findings() == []  # an empty ruleset drops nothing
+    assert nft.store_findings([]) == []  # an empty ruleset drops nothing
     scratch.nft("-f", "-", input=DEFAULT_DROP_TABLES)
     try:
-        found = nft.store_findings()
+        found = nft.store_findings([])
         assert sorted(f.message.split(" (input hook)")[0] for f in found) == [
             "table inet firewalld_like, chain filter_INPUT", "table ip filter, chain INPUT"]
         assert {f.code for f in found} == {"host-firewall-drops"}

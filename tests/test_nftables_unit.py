@@ -11,22 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cefw.backends.nft_table import (
+from cefw.apply.operations import audit, converge
+from cefw.apply.reconcile import CREATE, DELETE, UPDATE, diff
+from cefw.apply.state import StateDir
+from cefw.apply.store import split
+from cefw.errors import ApplyFailed, CefwError, EnvironmentProblem
+from cefw.model import ANY
+from cefw.platforms.nftables.backend import NftablesBackend
+from cefw.platforms.nftables.readback import default_drop_findings, parse_atom, parse_table
+from cefw.platforms.nftables.table import (
     TABLE,
     decode_name,
-    default_drop_findings,
     encode_name,
-    parse_atom,
-    parse_table,
     render_script,
     transaction,
 )
-from cefw.backends.nftables import NftablesBackend
-from cefw.errors import ApplyFailed, CefwError, EnvironmentProblem
-from cefw.model import ANY
-from cefw.operations import audit, converge
-from cefw.reconcile import CREATE, DELETE, UPDATE, diff
-from cefw.state import StateDir
 from nft_samples import DATA, SAMPLE, recorded, rule
 
 EMPTY_TRANSACTION = "table inet contact_expert {}\ndelete table inet contact_expert\n"
@@ -288,8 +287,10 @@ def test_port_less_and_foreign_rules_are_left_out_with_a_finding() -> None:
     dynamic = rule("CE-EmailServer-TCP-dynamic", "TCP", [], (ANY,), "EmailServer")
     icmp = rule("CE-Ping-ICMP", "ICMP", [(1, 1)], (ANY,), "Ping")
     keyword = rule("CE-Local-TCP", "TCP", [(9, 9)], ("LocalSubnet",), "Local")
-    usable, skipped = NftablesBackend().enforceable([*SAMPLE, dynamic, icmp, keyword])
+    usable, skipped_rules = split([*SAMPLE, dynamic, icmp, keyword], NftablesBackend())
     assert usable == SAMPLE
+    assert [s.rule for s in skipped_rules] == [dynamic, icmp, keyword]
+    skipped = [s.finding() for s in skipped_rules]
     assert [(f.code, f.component) for f in skipped] == [
         ("backend-cannot-enforce", "EmailServer"), ("backend-cannot-enforce", "Ping"),
         ("backend-cannot-enforce", "Local")]
@@ -300,7 +301,7 @@ def test_port_less_and_foreign_rules_are_left_out_with_a_finding() -> None:
 def test_a_name_too_long_for_a_comment_is_refused_before_any_change() -> None:
     long = rule("CE-" + "x" * 130, "TCP", [(1, 1)], (ANY,))
     with pytest.raises(CefwError, match="128 bytes"):
-        NftablesBackend().enforceable([long])
+        split([long], NftablesBackend())
 
 
 def test_table_name_is_checked() -> None:

@@ -1,4 +1,4 @@
-"""From inputs to a Plan (cefw.planner.make_plan) on CE hosts built from the spec, and the
+"""From inputs to a Plan (cefw.plan.make.make_plan) on CE hosts built from the spec, and the
 JSON contract of plan-json.md checked field by field. Bad input: an InputError naming the
 file, the place and the fix, and exit status 2 through the CLI, never a traceback."""
 
@@ -13,8 +13,8 @@ import pytest
 from cefw import catalog
 from cefw.cli import main
 from cefw.errors import InputError
-from cefw.host import DEFAULT_PROGRAM_DIR
 from cefw.model import ANY
+from cefw.readers.context import DEFAULT_PROGRAM_DIR
 from cehost import (
     GEO,
     GEO_WOW,

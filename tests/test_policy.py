@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cefw import catalog, policy
-from cefw.model import ANY, DEFAULT_PROFILES, GROUP, Endpoint, Origin
-from cefw.site import NO_SITE, Site
+from cefw import catalog
+from cefw.model import ANY, DEFAULT_PROFILES, GROUP, MANAGED_NOTE, Endpoint, Origin
+from cefw.plan import policy
+from cefw.plan.site import NO_SITE, Site
 
 SERVERS = ("10.0.1.10", "10.0.1.11")
 CLIENTS = ("10.20.0.0/16",)
@@ -59,7 +60,7 @@ def test_one_rule_per_component_and_protocol_with_merged_ports():
     assert rule.remote_addresses == SERVERS
     assert rule.profiles == ("domain", "private")
     assert rule.components == ("UCMARecorderService",)
-    assert policy.MANAGED in rule.description
+    assert MANAGED_NOTE in rule.description
     assert findings == []
 
 
@@ -203,24 +204,30 @@ def test_dynamic_port_finding_once_per_component_with_a_rule():
     endpoints = [ep("EmailServer", dynamic=True), ep("EmailServer", dynamic=True, bind="10.0.0.1"),
                  ep("ChatServer", dynamic=True, enabled=False),
                  ep("AgentFactory", dynamic=True)]
-    findings = policy.endpoint_findings(endpoints, [])
+    findings = policy.endpoint_findings(endpoints)
     assert [(f.code, f.component) for f in findings] == [("dynamic-port", "EmailServer"),
                                                          ("dynamic-port", "AgentFactory")]
     assert "CE-EmailServer-TCP-dynamic" in findings[0].message
 
 
-def test_dynamic_port_finding_not_repeated_when_a_reader_gave_one():
-    from cefw.findings import finding
-
-    already = [finding("dynamic-port", "WebService", "StatisticsServer picks ports")]
-    assert policy.endpoint_findings([ep("WebService", dynamic=True)], already) == []
+def test_dynamic_port_finding_once_per_listener_with_its_label():
+    """policy owns `dynamic-port`: one finding per dynamic listener (a Tomcat application
+    is named), none for a disabled or loopback-only one, none twice."""
+    endpoints = [ep("WebService", dynamic=True)._replace(label="StatisticsServer"),
+                 ep("WebService", dynamic=True)._replace(label="StatisticsServer"),
+                 ep("WebService", dynamic=True)._replace(label="AgentObjects"),
+                 ep("WebService", dynamic=True)._replace(label="HTTP", loopback_only=True)]
+    findings = policy.endpoint_findings(endpoints)
+    assert [f.message.split(" picks")[0] for f in findings] == [
+        "WebService (StatisticsServer)", "WebService (AgentObjects)"]
+    assert all("<Connector port>" in f.message for f in findings)
 
 
 def test_port_conflict_between_two_components():
     dialer = ep("DialerServer", (9905, 9905))
     campaign = ep("CampaignServer", (9900, 9910),
                   origin=Origin("file", "x.xml", "line 9, Server/@Port"))
-    [conflict] = policy.endpoint_findings([dialer, campaign], [])
+    [conflict] = policy.endpoint_findings([dialer, campaign])
     assert (conflict.code, conflict.severity) == ("port-conflict", "high")
     assert conflict.component in ("DialerServer", "CampaignServer")
     assert "TCP 9905" in conflict.message
@@ -244,7 +251,7 @@ def test_port_conflict_between_two_components():
     (ep("EmailServer", dynamic=True), ep("ChatServer", dynamic=True)),
 ])
 def test_no_conflict(a, b):
-    assert "port-conflict" not in codes(policy.endpoint_findings([a, b], []))
+    assert "port-conflict" not in codes(policy.endpoint_findings([a, b]))
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -255,13 +262,13 @@ def test_no_conflict(a, b):
      ep("DialerServer", (8005, 8005), bind="127.0.0.1")),
 ])
 def test_conflict_when_binds_overlap(a, b):
-    assert codes(policy.endpoint_findings([a, b], [])) == ["port-conflict"]
+    assert codes(policy.endpoint_findings([a, b])) == ["port-conflict"]
 
 
 def test_two_channels_of_one_recorder_on_one_port_conflict():
     a = ep("TelephonyRecorder.CMAPI", (7001, 7001), label="channel A")
     b = ep("TelephonyRecorder.CMAPI", (7001, 7001), label="channel B")
-    [conflict] = policy.endpoint_findings([a, b], [])
+    [conflict] = policy.endpoint_findings([a, b])
     assert "channel A" in conflict.message and "channel B" in conflict.message
 
 
@@ -270,7 +277,7 @@ def test_each_conflicting_pair_is_reported_once():
                  ep("CampaignServer", (9900, 9910)), ep("RuleServer", (9906, 9906))]
     pairs = sorted(tuple(sorted(c for c in ("DialerServer", "CampaignServer", "RuleServer")
                                 if c in f.message))
-                   for f in policy.endpoint_findings(endpoints, []))
+                   for f in policy.endpoint_findings(endpoints))
     assert pairs == [("CampaignServer", "DialerServer"), ("CampaignServer", "RuleServer"),
                      ("DialerServer", "RuleServer")]
 
@@ -279,7 +286,7 @@ def test_many_channels_conflicts_found_by_the_sweep():
     endpoints = [ep("TelephonyRecorder.CMAPI", (p, p), label=f"channel {p}")
                  for p in range(20000, 22000)]
     endpoints.append(ep("TelephonyRecorder.SIP", (21000, 21001), label="channel clash"))
-    findings = policy.endpoint_findings(endpoints, [])
+    findings = policy.endpoint_findings(endpoints)
     assert len(findings) == 2
     assert all("channel clash" in f.message for f in findings)
     assert {("channel 21000" in f.message, "channel 21001" in f.message) for f in findings} \

@@ -11,10 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cefw.backends.base import Stored
-from cefw.errors import ApplyFailed, EnvironmentProblem
-from cefw.model import Rule
-from cefw.reconcile import (
+from cefw.apply.reconcile import (
     CREATE,
     DELETE,
     DUPLICATE,
@@ -24,7 +21,10 @@ from cefw.reconcile import (
     apply_itemwise,
     diff,
 )
-from cefw.state import StateDir, load_snapshot
+from cefw.apply.state import StateDir, load_snapshot
+from cefw.apply.store import Stored
+from cefw.errors import ApplyFailed, EnvironmentProblem
+from cefw.model import Rule
 
 FIELDS = ("protocol", "local_ports", "program", "remote_addresses", "profiles")
 
@@ -159,7 +159,7 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
 LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
-from cefw.state import StateDir
+from cefw.apply.state import StateDir
 with StateDir(Path(sys.argv[1])).lock("nftables"):
     print("locked", flush=True)
     time.sleep(30)

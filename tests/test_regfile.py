@@ -1,4 +1,4 @@
-"""cefw.readers.regfile: regedit exports in both encodings, every value form, deletions,
+"""cefw.registry.regfile: regedit exports in both encodings, every value form, deletions,
 errors with line numbers, and property-based round trips and fuzzing."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cefw.errors import InputError
-from cefw.readers.regfile import decode_data, load_reg, parse_reg_bytes, type_name
+from cefw.registry import type_name
+from cefw.registry.regfile import decode_data, load_reg, parse_reg_bytes
 from regwriter import encode, reg_text, value_line
 
 DATA = Path(__file__).parent / "data" / "registry"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cefw.errors import EnvironmentProblem, InputError
-from cefw.readers.hive import load_hive
-from cefw.readers.regfile import load_reg, parse_reg_bytes
-from cefw.readers.winlive import LiveRegistry
 from cefw.registry import Offline
+from cefw.registry.hive import load_hive
+from cefw.registry.live import LiveRegistry
+from cefw.registry.regfile import load_reg, parse_reg_bytes
 from hivewriter import build_hive, dword, expand_sz, sz
 from regwriter import encode, reg_text
 

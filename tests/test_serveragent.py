@@ -1,4 +1,4 @@
-"""ServerAgent.Config.xml (ce-formats.md section 2) through cefw.readers.serveragent: the
+"""ServerAgent.Config.xml (docs/ce-formats.md) through cefw.readers.serveragent: the
 spec's example, tolerant variants (case, comments, BOM), every TAO endpoint form inside
 <Arguments>, identification of servers, and the errors for bad input."""
 
@@ -23,7 +23,7 @@ SPEC_COMPONENTS = ["ServerAgent", "LicenseServer", "IVRConnectorServer.WS", "Dia
 
 
 def read(host):
-    return serveragent.read(host.context())
+    return serveragent.read_config(host.context())
 
 
 def one_server(ce_host, element: str, component: str, **host_args):
@@ -315,7 +315,7 @@ def test_missing_file_gives_vendor_defaults(ce_host):
     host = ce_host(components=["ServerAgent", "DialerServer", "AgentFactory",
                                "TelephonyConnectorServer.UCMA", "TelephonyRecorder.CMAPI"])
     ctx = host.context()
-    result = serveragent.read(ctx)
+    result = serveragent.read_config(ctx)
     assert not result.found
     [agent] = result.reading.endpoints
     assert agent.ports == ((9998, 9998),)
@@ -323,7 +323,7 @@ def test_missing_file_gives_vendor_defaults(ce_host):
     assert "ServerAgent.Config.xml not found" in agent.origin.where
     assert codes(result.reading.findings) == ["default-used"]
 
-    rest = serveragent.defaults_for_unconfigured(ctx, result, ctx.installed())
+    rest = serveragent.defaults_for_unconfigured(ctx, result)
     got = {(e.component, e.ports, e.dynamic) for e in rest.endpoints}
     # 9000 of the UCMA connector is the registry's (GeoCampaign reader), CMAPI's are
     # the channels': neither is defaulted here
@@ -337,8 +337,8 @@ def test_installed_component_without_a_server_entry_gets_its_default(ce_host):
     host = ce_host(components=["ServerAgent", "DialerServer", "CampaignServer"],
                    files={SA_CONFIG: sa_config(server("DialerServer", port="9915"))})
     ctx = host.context()
-    result = serveragent.read(ctx)
-    rest = serveragent.defaults_for_unconfigured(ctx, result, ctx.installed())
+    result = serveragent.read_config(ctx)
+    rest = serveragent.defaults_for_unconfigured(ctx, result)
     [campaign] = rest.endpoints
     assert (campaign.component, campaign.ports) == ("CampaignServer", ((9906, 9906),))
     assert campaign.origin.kind == "default"

@@ -8,7 +8,7 @@ import pytest
 
 from cefw.errors import InputError
 from cefw.model import DEFAULT_PROFILES
-from cefw.site import NO_SITE, load
+from cefw.plan.site import NO_SITE, load
 
 FULL = """\
 [zones]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cefw.errors import InputError
 from cefw.readers import agentclient, geocampaign, naming, servermanager
+from cefw.readers.context import Inputs
 from cehost import (
     AC_CONFIG,
     GEO,
@@ -47,7 +48,8 @@ SM_SPEC = """<!-- Tools\\ServerManager\\ServerManager.Config.xml -->
 
 def sm(ce_host, text: str | bytes | None):
     files = {} if text is None else {SM_CONFIG: text}
-    return servermanager.read(ce_host(components=["ServerManager"], files=files).context())
+    return servermanager.read(ce_host(components=["ServerManager"], files=files).context(),
+                              Inputs())
 
 
 def test_servermanager_spec_example(ce_host):
@@ -100,7 +102,7 @@ def test_servermanager_default(ce_host, text, why):
 ])
 def test_servermanager_errors(ce_host, text, where, problem):
     host = ce_host(components=["ServerManager"], files={SM_CONFIG: text})
-    err = error(servermanager.read, host.context())
+    err = error(servermanager.read, host.context(), Inputs())
     assert (err.path, err.where) == (SM_CONFIG, where)
     assert problem in err.problem
 
@@ -117,7 +119,8 @@ AC_SPEC = """<configuration>
 
 def ac(ce_host, text: str | None):
     files = {} if text is None else {AC_CONFIG: text}
-    return agentclient.read(ce_host(components=["AgentClientApp"], files=files).context())
+    return agentclient.read(ce_host(components=["AgentClientApp"], files=files).context(),
+                            Inputs())
 
 
 def test_agentclient_spec_example(ce_host):
@@ -162,10 +165,10 @@ def test_agentclient_bad_port(ce_host, value):
            "</appSettings></configuration>"
     host = ce_host(components=["AgentClientApp"], files={AC_CONFIG: text})
     if not value:  # a blank value is no value: the default, said so
-        reading = agentclient.read(host.context())
+        reading = agentclient.read(host.context(), Inputs())
         assert codes(reading.findings) == ["default-used"]
         return
-    err = error(agentclient.read, host.context())
+    err = error(agentclient.read, host.context(), Inputs())
     assert err.path == AC_CONFIG
     assert err.where == "line 2, appSettings/add[@key='ListenPort']/@value"
 
@@ -181,7 +184,7 @@ def ns(ce_host, options: str | Raw | int | None, *, key: str = TAO_WOW, version:
         registry = {key: {OPTIONS: data}}
     host = ce_host(components=["NamingService"], registry=registry,
                    registry_version=version, **host_args)
-    return naming.read(host.context())
+    return naming.read(host.context(), Inputs())
 
 
 def summary(reading) -> list[tuple]:
@@ -293,7 +296,7 @@ def test_naming_value_deleted_by_a_later_export_is_absent(ce_host):
     host = ce_host(components=["NamingService"],
                    registry={TAO_WOW: {OPTIONS: expand_sz("-ORBEndpoint iiop://:9000")}},
                    extra_registry=[reg_export({TAO_WOW: {OPTIONS: Raw("-")}})])
-    reading = naming.read(host.context())
+    reading = naming.read(host.context(), Inputs())
     assert [e.origin.kind for e in reading.endpoints] == ["default"]
 
 
@@ -304,7 +307,7 @@ def test_naming_later_export_wins(ce_host):
                        "-ORBEndpoint iiop://:9001")}}, version=4)])
     # Both spellings are the 32-bit view; the WOW6432Node one is what a 64-bit
     # machine's 32-bit program reads, so it is preferred.
-    assert summary(naming.read(host.context())) == [("TCP", ((9000, 9000),), False, False,
+    assert summary(naming.read(host.context(), Inputs())) == [("TCP", ((9000, 9000),), False, False,
                                                      "")]
 
 
@@ -321,7 +324,7 @@ def test_naming_later_export_wins(ce_host):
 ])
 def test_naming_bad_values(ce_host, data, problem):
     host = ce_host(components=["NamingService"], registry={TAO_WOW: {OPTIONS: data}})
-    err = error(naming.read, host.context())
+    err = error(naming.read, host.context(), Inputs())
     assert err.path == TAO_VALUE
     assert err.where.startswith("registry.reg line 4 (")
     assert problem in err.problem
@@ -339,7 +342,7 @@ words = st.sampled_from(["-ORBEndpoint", "-ORBListenEndpoints", "iiop://:9999",
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(words, max_size=8), st.sampled_from([4, 5]))
 def test_naming_through_reg_matches_the_text(ce_host, parts, version):
-    from cefw.readers import tao
+    from cefw.formats import tao
 
     text = " ".join(parts)
     try:
@@ -366,7 +369,7 @@ def geo(ce_host, values: dict, *, key: str = GEO, version: int = 5,
         components=(UCMA, CONNECTOR)):
     host = ce_host(components=list(components), registry={key: values} if values else None,
                    registry_version=version)
-    return geocampaign.read(host.context())
+    return geocampaign.read(host.context(), Inputs())
 
 
 def ports(reading) -> dict[tuple[str, str], tuple[tuple[int, int], str]]:
@@ -437,7 +440,7 @@ def test_geocampaign_only_for_installed_components(ce_host):
 ])
 def test_geocampaign_bad_values(ce_host, data, problem):
     host = ce_host(components=[UCMA], registry={GEO: {"Lync_Recorder_Port": data}})
-    err = error(geocampaign.read, host.context())
+    err = error(geocampaign.read, host.context(), Inputs())
     assert err.path == rf"HKLM\{GEO}\Lync_Recorder_Port"
     assert err.where.startswith("registry.reg line 4")
     assert problem in err.problem
@@ -461,6 +464,6 @@ def test_geocampaign_dwords_in_a_wow6432node_and_plain_export(ce_host, version):
     host = ce_host(components=[UCMA], registry_version=version, registry={
         GEO_WOW: {"Lync_Recorder_ApplicationPort": 1111, "Lync_Recorder_Port": 2222},
         GEO: {"Lync_Recorder_ApplicationPort": 9101, "Lync_Recorder_Port": 9972}})
-    reading = geocampaign.read(host.context())
+    reading = geocampaign.read(host.context(), Inputs())
     assert sorted(e.ports for e in reading.endpoints) == [((9101, 9101),), ((9972, 9972),)]
     assert reading.findings == []

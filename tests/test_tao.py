@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cefw.readers import tao
-from cefw.readers.tao import TaoEndpoint, TaoSyntaxError
+from cefw.formats import tao
+from cefw.formats.tao import TaoEndpoint, TaoSyntaxError
 
 
 def eps(options: str) -> list[TaoEndpoint]:

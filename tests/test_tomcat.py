@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from cefw.errors import InputError
-from cefw.host import HostContext
+from cefw.formats import javaprops
 from cefw.model import Endpoint
-from cefw.readers import javaprops, tomcat
+from cefw.plan import policy
+from cefw.readers import tomcat
+from cefw.readers.context import HostContext
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tomcat"
 DATA = Path(__file__).resolve().parent / "data" / "tomcat"
@@ -86,7 +88,7 @@ def server(*connectors: str, attrs: str = 'port="8005" shutdown="SHUTDOWN"') -> 
 
 
 def read(ctx: HostContext):
-    return tomcat.read(ctx, PROGRAM)
+    return tomcat.read_tomcat(ctx, PROGRAM)
 
 
 def by_port(endpoints: list[Endpoint]) -> dict[int, Endpoint]:
@@ -210,10 +212,10 @@ def test_zipfile_is_imported_only_when_the_jar_exists(tmp_path):
     # start-up budget: `cefw plan` on a host without catalina.jar must not pay for zipfile
     ctx = host(tmp_path, server('<Connector port="8080" />'))
     code = (
-        "import sys; from pathlib import Path; from cefw.host import HostContext; "
+        "import sys; from pathlib import Path; from cefw.readers.context import HostContext; "
         "from cefw.readers import tomcat; "
         f"ctx = HostContext(Path({str(ctx.install_dir)!r}), 'C:\\\\CE'); "
-        "r = tomcat.read(ctx, 'x'); print(len(r.endpoints), 'zipfile' in sys.modules)"
+        "r = tomcat.read_tomcat(ctx, 'x'); print(len(r.endpoints), 'zipfile' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
@@ -447,8 +449,10 @@ def test_port_zero_is_a_dynamic_endpoint(tmp_path):
     dynamic = [e for e in reading.endpoints if e.dynamic]
     assert [(e.ports, e.loopback_only, e.label) for e in dynamic] == [
         ((), False, "HTTP"), ((), True, "HTTP")]
-    (note,) = [f for f in reading.findings if f.code == "dynamic-port"]
-    assert "port 0" in note.message and "line 4" in note.message
+    # policy owns `dynamic-port`: one finding, for the listener reachable from the network
+    (note,) = [f for f in policy.endpoint_findings(reading.endpoints)
+               if f.code == "dynamic-port"]
+    assert "WebService (HTTP)" in note.message and "line 4" in note.message
 
 
 # -- the shutdown port ----------------------------------------------------------------------
@@ -483,7 +487,8 @@ def test_shutdown_port_zero_is_dynamic(tmp_path):
     assert codes(local) == []
     wide = read(host(tmp_path / "b", server('<Connector port="8080" />',
                                             attrs='port="0" address="10.0.1.20"')))
-    assert sorted(codes(wide)) == ["dynamic-port", "tomcat-shutdown-exposed"]
+    assert sorted(codes(wide)) == ["tomcat-shutdown-exposed"]
+    assert [f.code for f in policy.endpoint_findings(wide.endpoints)] == ["dynamic-port"]
 
 
 # -- webapps --------------------------------------------------------------------------------
@@ -501,8 +506,10 @@ def test_web_applications_add_dynamic_endpoints(tmp_path, entries, expected):
     for endpoint in apps:
         assert endpoint.ports == () and endpoint.needs_rule
         assert endpoint.origin.path.lower().startswith("tomcat\\webapps\\")
-    dynamic = [f for f in reading.findings if f.code == "dynamic-port"]
-    assert len(dynamic) == len(expected)
+    dynamic = [f for f in policy.endpoint_findings(reading.endpoints)
+               if f.code == "dynamic-port"]
+    assert [f.message.split(" picks")[0] for f in dynamic] == [
+        f"WebService ({app})" for app in expected]
     assert all("static port" in f.message for f in dynamic)
 
 

@@ -12,20 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from cefw.backends import wincom
-from cefw.backends.windows import (
+from cefw.apply.operations import audit, converge
+from cefw.apply.reconcile import CREATE, DELETE, DUPLICATE, EXTRA, MISSING, UPDATE, diff
+from cefw.apply.state import StateDir, load_snapshot
+from cefw.errors import ApplyFailed, CefwError, EnvironmentProblem, RollbackFailed
+from cefw.model import ANY, GROUP, Rule
+from cefw.platforms.windows import com as wincom
+from cefw.platforms.windows.backend import WindowsBackend
+from cefw.platforms.windows.values import (
     FIELDS,
-    WindowsBackend,
     com_values,
     description_text,
     normalise,
     rule_from_com,
 )
-from cefw.errors import ApplyFailed, CefwError, EnvironmentProblem, RollbackFailed
-from cefw.model import ANY, GROUP, Rule
-from cefw.operations import audit, converge
-from cefw.reconcile import CREATE, DELETE, DUPLICATE, EXTRA, MISSING, UPDATE, diff
-from cefw.state import StateDir, load_snapshot
 from winfw_model import (
     E_ACCESSDENIED,
     ComError,
@@ -355,7 +355,7 @@ def test_a_second_run_at_the_same_time_is_refused(policy: FwPolicy, state: State
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from cefw.state import StateDir
+        from cefw.apply.state import StateDir
         with StateDir(Path({str(state.path)!r})).lock("windows"):
             print("locked", flush=True)
             sys.stdin.readline()
@@ -401,7 +401,8 @@ def test_rules_windows_cannot_hold_are_left_out_with_a_finding(policy: FwPolicy,
                                                                state: StateDir) -> None:
     odd = [plan()[0]._replace(name="all"), plan()[0]._replace(name="CE-a|b")]
     outcome = converge(backend(policy), [*odd, plan()[1]], state, dry_run=False)
-    assert [f.code for f in outcome.skipped] == ["backend-cannot-enforce"] * 2
+    assert [s.rule for s in outcome.skipped] == odd
+    assert [s.finding().code for s in outcome.skipped] == ["backend-cannot-enforce"] * 2
     assert names_in_group(policy) == ["CE-NamingService-TCP"]
 
 

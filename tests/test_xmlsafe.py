@@ -1,4 +1,4 @@
-"""cefw.xmlsafe: the small case-insensitive tree with line numbers, and the refusal of
+"""cefw.formats.xmlsafe: the small case-insensitive tree with line numbers, and the refusal of
 hostile or malformed documents with a place and a fix."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cefw.errors import InputError
-from cefw.xmlsafe import parse_bytes, parse_file
+from cefw.formats.xmlsafe import parse_bytes, parse_file
 
 DOC = b"""<?xml version="1.0" encoding="utf-8"?>
 <!-- a comment with <Server Name="Ghost"/> inside -->

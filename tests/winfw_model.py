@@ -1,6 +1,6 @@
 """A model of the Windows Firewall COM API (INetFwPolicy2, INetFwRules, INetFwRule) that
 behaves as Windows documents it, so everything above the thin COM adapter
-(cefw.backends.wincom) is tested here, on any OS, against the awkward parts:
+(cefw.platforms.windows.com) is tested here, on any OS, against the awkward parts:
 
 - rule names are not unique; Rules.Remove(name) removes the first rule of that name in
   enumeration order (names compared case-insensitively), whatever its group; removing a

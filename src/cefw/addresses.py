@@ -90,14 +90,29 @@ def canonical_networks(nets: Iterable[Network]) -> tuple[str, ...]:
         kept: list[Network] = []
         # Widest first within the same start, so a covering network is kept before the
         # networks it contains.
-        for net in sorted((n for n in nets if n.version == version),
+        for net in sorted({n for n in nets if n.version == version},
                           key=lambda n: (n.network_address, n.prefixlen)):
             if not any(net.subnet_of(k) for k in kept):  # type: ignore[arg-type]
                 kept.append(net)
-        for net in kept:
-            full = net.max_prefixlen == net.prefixlen
-            out.append(str(net.network_address) if full else str(net))
+        out += [_shown(net) for net in kept]
     return tuple(out)
+
+
+def collapsed(nets: Iterable[Network]) -> tuple[str, ...]:
+    """The fewest prefixes that hold exactly these networks, neighbours merged, IPv4
+    first, a single host without its prefix. Firewalls that merge neighbours themselves
+    (nftables interval sets) read back in this form whatever was written; it is unique
+    to the addresses meant, so it is the form such read-backs compare in."""
+    nets = list(nets)
+    out: list[str] = []
+    for version in (4, 6):
+        chosen = [n for n in nets if n.version == version]
+        out += [_shown(n) for n in ipaddress.collapse_addresses(chosen)]  # type: ignore[type-var]
+    return tuple(out)
+
+
+def _shown(net: Network) -> str:
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
 def networks(addresses: Iterable[str]) -> list[Network]:

@@ -1,4 +1,5 @@
-"""The component catalog: every component of the vendor page (ce-formats.md section 1).
+"""The component catalog: every component of the vendor page (docs/ce-formats.md,
+"Components").
 
 Plain data, firewalld-style: what each program is, which ports the vendor table gives it,
 who connects to it ("Source" on the vendor page) and where its port is configured.
@@ -17,6 +18,10 @@ SOURCE_ZONES = {SERVER: "servers", CLIENT: "clients"}
 CORE = "core"
 AGENT = "agent"
 
+RESTART_NOTE = ("Note (vendor): on a CE application server, restart the entire application "
+                "server for the firewall change to take effect.")
+"""The vendor page's note after Add-/Remove-CEFirewallRules, said once for every output."""
+
 # Where ports are configured (Component.config). One reader module per source.
 SERVERAGENT = "ServerAgent.Config.xml"
 NAMING = "registry TaoNamingServiceOptions"
@@ -31,7 +36,7 @@ SERVERMANAGER_CONFIG = r"Tools\ServerManager\ServerManager.Config.xml"
 AGENTCLIENT_CONFIG = r"Servers\AgentClientApp.Net\AgentClientApp.config.xml"
 TOMCAT_DIR = "Tomcat"
 
-# Registry values (ce-formats.md sections 6 and 7). The view is the bitness of the program
+# Registry values (docs/ce-formats.md, "Registry"). The view is the bitness of the program
 # that reads the value: NT_Naming_Service.exe is 32-bit, the GeoCampaign readers 64-bit.
 TAO_KEY = r"SOFTWARE\ACE\TAO"
 TAO_VALUE = "TaoNamingServiceOptions"
@@ -49,12 +54,12 @@ class DefaultPort(NamedTuple):
 
 class Component(NamedTuple):
     id: str
-    role: str
-    program: str
-    defaults: tuple[DefaultPort, ...]
-    dynamic: bool  # picks ports at run time unless configured otherwise
-    sources: tuple[str, ...]
-    config: tuple[str, ...]  # where its ports are configured; () = listens on nothing
+    role: str  # CORE | AGENT
+    program: str  # relative to the install dir, Windows separators
+    defaults: tuple[DefaultPort, ...] = ()  # the vendor table's ports
+    sources: tuple[str, ...] = (SERVER,)  # who connects ("Source" on the vendor page)
+    config: tuple[str, ...] = ()  # where its ports are configured; () = listens on nothing
+    dynamic: bool = False  # picks ports at run time unless configured otherwise
 
 
 def _tcp(port: int, label: str = "", registry_value: str = "") -> DefaultPort:
@@ -63,79 +68,74 @@ def _tcp(port: int, label: str = "", registry_value: str = "") -> DefaultPort:
 
 _S = (SERVER,)
 _SC = (SERVER, CLIENT)
+_SA = (SERVERAGENT,)
+
+
+def _server(id: str, program: str, *ports: DefaultPort, sources: tuple[str, ...] = _S,
+            dynamic: bool = False) -> Component:
+    """A CE server started by the Server Agent: its ports are in ServerAgent.Config.xml."""
+    return Component(id, CORE, program, ports, sources, _SA, dynamic)
+
 
 COMPONENTS: tuple[Component, ...] = (
     Component("ServerAgent", CORE, r"Services\ServerAgent\ServerAgent.exe",
-              (_tcp(9998),), False, _S, (SERVERAGENT,)),
+              defaults=(_tcp(9998),), config=_SA),
     Component("NamingService", CORE, r"Services\NamingService\NT_Naming_Service.exe",
-              (_tcp(9999),), False, _SC, (NAMING,)),
+              defaults=(_tcp(9999),), sources=_SC, config=(NAMING,)),
     Component("UCMARecorderService", CORE,
               r"Services\UCMARecorderService\UCMARecorderService.exe",
-              (_tcp(9100, "application port", "Lync_Recorder_ApplicationPort"),
-               _tcp(9971, "recorder port", "Lync_Recorder_Port")),
-              False, _S, (GEOCAMPAIGN,)),
-    Component("LicenseServer", CORE, r"Servers\LicenseServer\LicenseServer.exe",
-              (_tcp(9900),), False, _S, (SERVERAGENT,)),
-    Component("DBConnectorServer", CORE, r"Servers\DBConnectorServer\DBConnectorServer.exe",
-              (_tcp(9901),), False, _SC, (SERVERAGENT,)),
-    Component("AlarmServer", CORE, r"Servers\AlarmServer\AlarmServerLoader.exe",
-              (_tcp(9903),), False, _S, (SERVERAGENT,)),
-    Component("SDServer", CORE, r"Servers\SDServer\SDServer.exe",
-              (_tcp(9904),), False, _SC, (SERVERAGENT,)),
-    Component("DialerServer", CORE, r"Servers\DialerServer\DialerServer.exe",
-              (_tcp(9905),), False, _S, (SERVERAGENT,)),
-    Component("CampaignServer", CORE, r"Servers\CampaignServer\CampaignServer.exe",
-              (_tcp(9906),), False, _S, (SERVERAGENT,)),
-    Component("RuleServer", CORE, r"Servers\RuleServer\RuleServer.exe",
-              (_tcp(9907),), False, _S, (SERVERAGENT,)),
-    Component("TelephonyRecorderServer", CORE,
-              r"Servers\TelephonyRecorderServer\TelephonyRecorderServerLoader.exe",
-              (_tcp(9908),), False, _S, (SERVERAGENT,)),
+              defaults=(_tcp(9100, "application port", "Lync_Recorder_ApplicationPort"),
+                        _tcp(9971, "recorder port", "Lync_Recorder_Port")),
+              config=(GEOCAMPAIGN,)),
+    _server("LicenseServer", r"Servers\LicenseServer\LicenseServer.exe", _tcp(9900)),
+    _server("DBConnectorServer", r"Servers\DBConnectorServer\DBConnectorServer.exe",
+            _tcp(9901), sources=_SC),
+    _server("AlarmServer", r"Servers\AlarmServer\AlarmServerLoader.exe", _tcp(9903)),
+    _server("SDServer", r"Servers\SDServer\SDServer.exe", _tcp(9904), sources=_SC),
+    _server("DialerServer", r"Servers\DialerServer\DialerServer.exe", _tcp(9905)),
+    _server("CampaignServer", r"Servers\CampaignServer\CampaignServer.exe", _tcp(9906)),
+    _server("RuleServer", r"Servers\RuleServer\RuleServer.exe", _tcp(9907)),
+    _server("TelephonyRecorderServer",
+            r"Servers\TelephonyRecorderServer\TelephonyRecorderServerLoader.exe", _tcp(9908)),
     Component("TelephonyRecorder.CMAPI", CORE,
               r"Servers\TelephonyRecorderServer\TelephonyRecorder.CMAPI\TelephonyRecorderLoader.exe",
-              (), False, _S, (CHANNELS, SERVERAGENT)),
+              config=(CHANNELS, SERVERAGENT)),
     Component("TelephonyRecorder.SIP", CORE,
               r"Servers\TelephonyRecorderServer\TelephonyRecorder.SIP\TelephonyRecorderLoader.exe",
-              (), False, _S, (CHANNELS, SERVERAGENT)),
+              config=(CHANNELS, SERVERAGENT)),
     Component("TelephonyRecorder.UCMA", CORE,
-              r"Servers\TelephonyRecorderServer\TelephonyRecorder.UCMA\TelephonyRecorderLoader.exe",
-              (), False, _S, ()),
-    Component("IVRConnectorServer", CORE, r"Servers\IVRConnectorServer\IVRConnectorServer.exe",
-              (_tcp(9909),), False, _S, (SERVERAGENT,)),
-    Component("IVRConnectorServer.WS", CORE,
-              r"Servers\IVRConnectorServer\IVRConnectorServer.WS.exe",
-              (_tcp(9909), _tcp(19970, "web services")), False, _S, (SERVERAGENT,)),
-    Component("TelephonyConnectorServer.TSAPI", CORE,
-              r"Servers\TelephonyConnectorServer.TSAPI\TelephonyConnectorServer.exe",
-              (_tcp(9910),), False, _S, (SERVERAGENT,)),
+              r"Servers\TelephonyRecorderServer\TelephonyRecorder.UCMA\TelephonyRecorderLoader.exe"),
+    _server("IVRConnectorServer", r"Servers\IVRConnectorServer\IVRConnectorServer.exe",
+            _tcp(9909)),
+    _server("IVRConnectorServer.WS", r"Servers\IVRConnectorServer\IVRConnectorServer.WS.exe",
+            _tcp(9909), _tcp(19970, "web services")),
+    _server("TelephonyConnectorServer.TSAPI",
+            r"Servers\TelephonyConnectorServer.TSAPI\TelephonyConnectorServer.exe", _tcp(9910)),
     Component("TelephonyConnectorServer.UCMA", CORE,
               r"Servers\TelephonyConnectorServer.UCMA\TelephonyConnectorServer.exe",
-              (_tcp(9910),
-               _tcp(9000, "UCMA application port", "Lync_Connector_ApplicationPort")),
-              False, _S, (SERVERAGENT, GEOCAMPAIGN)),
-    Component("TelephonyServer", CORE, r"Servers\TelephonyServer\TelephonyServer.exe",
-              (_tcp(9911),), False, _SC, (SERVERAGENT,)),
-    Component("AgentFactory", CORE, r"Servers\AgentFactory\AgentFactoryLoader.exe",
-              (), True, _S, (SERVERAGENT,)),
-    Component("EmailConnectorServer", CORE,
-              r"Servers\EmailConnectorServer\EmailConnectorServerLoader.exe",
-              (), True, _S, (SERVERAGENT,)),
-    Component("EmailServer", CORE, r"Servers\EmailServer\EmailServer.exe",
-              (), True, _SC, (SERVERAGENT,)),
-    Component("ChatServer", CORE, r"Servers\ChatServer\ChatServer.exe",
-              (), True, _SC, (SERVERAGENT,)),
+              defaults=(_tcp(9910),
+                        _tcp(9000, "UCMA application port", "Lync_Connector_ApplicationPort")),
+              config=(SERVERAGENT, GEOCAMPAIGN)),
+    _server("TelephonyServer", r"Servers\TelephonyServer\TelephonyServer.exe", _tcp(9911),
+            sources=_SC),
+    _server("AgentFactory", r"Servers\AgentFactory\AgentFactoryLoader.exe", dynamic=True),
+    _server("EmailConnectorServer",
+            r"Servers\EmailConnectorServer\EmailConnectorServerLoader.exe", dynamic=True),
+    _server("EmailServer", r"Servers\EmailServer\EmailServer.exe", sources=_SC,
+            dynamic=True),
+    _server("ChatServer", r"Servers\ChatServer\ChatServer.exe", sources=_SC, dynamic=True),
     Component("ContactManagerService", CORE,
-              r"Services\ContactManager\ContactManagerService.exe", (), False, _S, ()),
+              r"Services\ContactManager\ContactManagerService.exe"),
     Component("EmailRouterService", CORE,
-              r"Services\EmailRouterService\EmailRouterNTService.exe", (), False, _S, ()),
+              r"Services\EmailRouterService\EmailRouterNTService.exe"),
     Component("WebService", CORE, r"Tomcat\bin\tomcat8.exe",
-              (_tcp(8005, "shutdown"), _tcp(8009, "AJP"), _tcp(8080, "HTTP"),
-               _tcp(8443, "HTTPS")),
-              False, _SC, (TOMCAT,)),
+              defaults=(_tcp(8005, "shutdown"), _tcp(8009, "AJP"), _tcp(8080, "HTTP"),
+                        _tcp(8443, "HTTPS")),
+              sources=_SC, config=(TOMCAT,)),
     Component("ServerManager", CORE, r"Tools\ServerManager\ServerManager.exe",
-              (_tcp(9997),), False, _S, (SERVERMANAGER,)),
+              defaults=(_tcp(9997),), config=(SERVERMANAGER,)),
     Component("AgentClientApp", AGENT, r"Servers\AgentClientApp.Net\AgentClientApp.exe",
-              (_tcp(19960),), False, _S, (AGENTCLIENT,)),
+              defaults=(_tcp(19960),), config=(AGENTCLIENT,)),
 )
 
 BY_ID: dict[str, Component] = {c.id: c for c in COMPONENTS}

@@ -13,6 +13,10 @@ from typing import NamedTuple
 GROUP = "Contact Expert"
 """The one rule group cefw owns. Nothing outside it is ever changed or removed."""
 
+MANAGED_NOTE = "Managed by cefw: change CE's configuration, then run cefw add; do not edit."
+"""Ends every rule description cefw writes, so people (and cefw, reading back) know whose
+rule it is."""
+
 PortRange = tuple[int, int]
 Ports = tuple[PortRange, ...]
 

@@ -139,5 +139,4 @@ Save-NetGPO -GPOSession $session
 Write-Host ('Saved to the Group Policy object: the servers apply it at their next ' +
     'Group Policy refresh (gpupdate /force).')
 
-Write-Warning ('Contact Expert (vendor note): on a CE application server, restart the ' +
-    'entire application server for the firewall change to take effect.')
+Write-Warning 'Note (vendor): on a CE application server, restart the entire application server for the firewall change to take effect.'

@@ -132,5 +132,4 @@ foreach ($old in $stale) {
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }
 
-Write-Warning ('Contact Expert (vendor note): on a CE application server, restart the ' +
-    'entire application server for the firewall change to take effect.')
+Write-Warning 'Note (vendor): on a CE application server, restart the entire application server for the firewall change to take effect.'

@@ -25,16 +25,20 @@ def describe_examples() -> list[tuple[str, str]]:
 
 
 def load_example(name: str):  # type: ignore[no-untyped-def]
-    """The example's inputs, as planner.Inputs."""
+    """The example's inputs, as readers.context.Inputs."""
     import tomllib
 
-    from ..planner import Inputs
+    from ..readers.context import Inputs
 
     folder = ROOT / name
     manifest = folder / "example.toml"
     if not manifest.is_file():
+        from difflib import get_close_matches
+
+        close = get_close_matches(name, names(), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
         raise CefwError(f"no bundled example called {name!r}",
-                        f"use one of: {', '.join(names())}")
+                        f"{hint}use one of: {', '.join(names())}")
     data = tomllib.loads(manifest.read_text("utf-8"))
 
     def path(key: str) -> Path | None:

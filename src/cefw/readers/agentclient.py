@@ -1,4 +1,4 @@
-"""Servers\\AgentClientApp.Net\\AgentClientApp.config.xml (ce-formats.md section 3): a
+"""Servers\\AgentClientApp.Net\\AgentClientApp.config.xml (docs/ce-formats.md): a
 .NET appSettings file, `<add key="ListenPort" value="19960"/>`."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import catalog
-from ..host import HostContext, Reading
-from ..xmlsafe import Node
+from ..formats.xmlsafe import Node
 from .common import file_port
+from .context import HostContext, Inputs, Reading
 
 FIX = ("correct AgentClientApp.config.xml: <configuration><appSettings>"
        "<add key=\"ListenPort\" value=\"19960\"/>")
@@ -21,5 +21,5 @@ def _listen_port(root: Node) -> Iterator[tuple[Node, str]]:
                 yield add, "value"
 
 
-def read(ctx: HostContext) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
     return file_port(ctx, "AgentClientApp", catalog.AGENTCLIENT_CONFIG, FIX, _listen_port)

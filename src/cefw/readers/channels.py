@@ -1,5 +1,5 @@
-"""Recording channels (ce-formats.md section 4): an export of CE Web Admin > Recording >
-Channels, as CSV with a header or the same records as JSON.
+"""Recording channels (docs/ce-formats.md, "Recording channels"): an export of CE Web
+Admin > Recording > Channels, as CSV with a header or the same records as JSON.
 
     Channel,Recorder,ControlPort,MediaPort
     Avaya-1,CMAPI,7001,40000-40099
@@ -16,9 +16,9 @@ from pathlib import Path
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
-from ..host import Reading
 from ..model import Endpoint, Finding, Origin
 from ..ports import PortSyntaxError, parse_range
+from .context import HostContext, Inputs, Reading
 
 RECORDERS = {"cmapi": "TelephonyRecorder.CMAPI", "sip": "TelephonyRecorder.SIP"}
 FIELDS = ("channel", "recorder", "controlport", "mediaport")
@@ -28,7 +28,21 @@ FIX = ("export the channels again (CSV header: Channel,Recorder,ControlPort,Medi
 Record = tuple[str, dict[str, str]]  # (place, fields by normalised name)
 
 
-def read(path: Path, installed: tuple[str, ...], program_of: dict[str, str]) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
+    """The channels of the export given with --channels; without one, a finding for each
+    installed CMAPI/SIP recorder, whose ports are then unknown."""
+    if inputs.channels is None:
+        return Reading([], [finding(
+            "channels-missing", cid,
+            f"{cid} is installed but no recording channel export was given: its Control "
+            "(TCP) and Media (UDP) ports are unknown and get no rule. Export Recording > "
+            "Channels from CE Web Admin and pass it with --channels FILE.")
+            for cid in RECORDERS.values() if ctx.has(cid)])
+    programs = {cid: ctx.program(catalog.BY_ID[cid].program) for cid in RECORDERS.values()}
+    return read_file(inputs.channels, ctx.installed(), programs)
+
+
+def read_file(path: Path, installed: tuple[str, ...], program_of: dict[str, str]) -> Reading:
     """`program_of` maps a recorder component id to its program's Windows path."""
     shown = path.name
     endpoints: list[Endpoint] = []

@@ -1,17 +1,19 @@
 """Small pieces every reader needs: a port attribute read with a precise error, the
-vendor default for an absent source, TAO endpoints turned into Endpoints."""
+vendor default for an absent source, TAO options turned into Endpoints."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
+from ..formats import tao
+from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
 from ..ports import PortSyntaxError, format_ports, merge, parse_port, parse_range
-from ..xmlsafe import Node
-from .tao import TaoEndpoint
+from .context import HostContext, Reading
 
 
 def port_attr(node: Node, name: str, file: str, fix: str, *,
@@ -50,13 +52,40 @@ def default_endpoints(component: catalog.Component, program: str, why: str,
     return endpoints, [finding("default-used", component.id, message)]
 
 
-def tao_endpoints(found: Iterable[tuple[str, TaoEndpoint]], component: catalog.Component,
+class TaoListeners(NamedTuple):
+    endpoints: list[Endpoint]
+    any_option: bool  # an -ORBEndpoint/-ORBListenEndpoints option was there, any transport
+
+
+def tao_listeners(options: str, component: catalog.Component, program: str,
+                  origin: Callable[[str], Origin], place: tuple[str, str], fix: str, *,
+                  enabled: bool = True) -> TaoListeners:
+    """The listeners a TAO program opens from its option string, wherever the string is
+    kept (a registry value, a <Server>'s <Arguments>). `place` is (file or value, where
+    inside it) for errors; `origin` turns the options as written into an Origin. An
+    endpoint on a transport cefw cannot express (sciop://) is an error; a local one
+    (uiop://, shmiop://) opens no network listener."""
+    path, where = place
+    try:
+        found, unsupported, any_option = tao.endpoints_in(options)
+    except (tao.TaoSyntaxError, PortSyntaxError) as exc:
+        raise InputError(path, where, f"cannot read the TAO options: {exc}", fix) from None
+    for _option, odd in unsupported:
+        if not odd.local_only:
+            raise InputError(path, where, f"endpoint {odd.text!r} uses the {odd.scheme} "
+                             "transport, which cefw cannot turn into a TCP/UDP rule",
+                             "use iiop:// (TCP) or diop:// (UDP) endpoints; " + fix)
+    return TaoListeners(tao_endpoints(found, component, program, origin, enabled=enabled),
+                        any_option)
+
+
+def tao_endpoints(found: Iterable[tuple[str, tao.TaoEndpoint]], component: catalog.Component,
                   program: str, origin: Callable[[str], Origin], *,
                   enabled: bool = True) -> list[Endpoint]:
     """TAO listen endpoints -> Endpoints: one per (protocol, bind) with its ports
     merged; an endpoint without a port is a dynamic listener. `origin` turns the
     options as written (`-ORBListenEndpoints iiop://:9900`) into an Origin."""
-    grouped: dict[tuple[str, str, bool], list[tuple[str, TaoEndpoint]]] = {}
+    grouped: dict[tuple[str, str, bool], list[tuple[str, tao.TaoEndpoint]]] = {}
     for option, ep in found:
         bind = "" if ep.all_interfaces else ep.host
         grouped.setdefault((ep.protocol, bind, ep.ports is None), []).append((option, ep))
@@ -83,13 +112,13 @@ def loopback_findings(endpoints: Iterable[Endpoint]) -> list[Finding]:
         for ep in endpoints if ep.loopback_only and ep.enabled]
 
 
-def file_port(ctx, component_id: str, config: str, fix: str,  # type: ignore[no-untyped-def]
-              select: Callable[[Node], Iterable[tuple[Node, str]]]):
+def file_port(ctx: HostContext, component_id: str, config: str, fix: str,
+              select: Callable[[Node], Iterable[tuple[Node, str]]]) -> Reading:
     """A component whose port sits in one XML file: `select` yields (element, attribute)
-    pairs holding its ports. The file or the element absent: the vendor default."""
-    from ..host import Reading
-    from ..xmlsafe import parse_file
-
+    pairs holding its ports. The file or the element absent: the vendor default. Nothing
+    when the component is not installed."""
+    if not ctx.has(component_id):
+        return Reading([], [])
     component = catalog.BY_ID[component_id]
     program = ctx.program(component.program)
     path = ctx.find(config)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
-from ..host import HostContext, Reading
 from ..model import Endpoint, Finding, Origin
 from ..ports import PortSyntaxError, parse_port
 from ..registry import RegValue, value_path
 from .common import default_endpoints
+from .context import HostContext, Inputs, Reading
 
 
-def read(ctx: HostContext) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
     endpoints: list[Endpoint] = []
     findings: list[Finding] = []
     for cid in ctx.installed():

@@ -1,6 +1,6 @@
 """The TAO Naming Service (NT_Naming_Service.exe): its options live in the registry
 value HKLM\\SOFTWARE\\ACE\\TAO\\TaoNamingServiceOptions, read in the 32-bit view because
-the service is a 32-bit program (ce-formats.md section 6)."""
+the service is a 32-bit program (docs/ce-formats.md, "TAO options")."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import re
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
-from ..host import HostContext, Reading
+from ..formats import tao
 from ..model import Endpoint, Finding, Origin
 from ..ports import PortSyntaxError, parse_port
 from ..registry import RegValue, as_text, value_path
-from . import tao
-from .common import default_endpoints, loopback_findings, tao_endpoints
+from .common import default_endpoints, loopback_findings, tao_listeners
+from .context import EMPTY, HostContext, Inputs, Reading
 
 MULTICAST_PORT = 10013  # TAO's default multicast discovery port (UDP)
 MULTICAST_OPTIONS = {"-m"}
@@ -23,7 +23,9 @@ FIX = ("correct TaoNamingServiceOptions (e.g. -ORBEndpoint iiop://:9999) with re
        "under HKLM\\SOFTWARE\\WOW6432Node\\ACE\\TAO, then restart the Naming Service")
 
 
-def read(ctx: HostContext) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
+    if not ctx.has("NamingService"):
+        return EMPTY
     component = catalog.BY_ID["NamingService"]
     program = ctx.program(component.program)
     found = ctx.registry.lookup(catalog.TAO_KEY, catalog.TAO_VALUE, catalog.TAO_VIEW)
@@ -41,24 +43,17 @@ def _from_value(value: RegValue, component: catalog.Component, program: str) -> 
         raise InputError(origin.path, origin.where,
                          f"the options must be a string (REG_EXPAND_SZ or REG_SZ), not "
                          f"{value.type}", FIX)
-    try:
-        found, unsupported, any_option = tao.endpoints_in(text)
-        tokens = tao.split_options(text)
-        multicast = _multicast(tokens)
-    except (tao.TaoSyntaxError, PortSyntaxError) as exc:
-        raise InputError(origin.path, origin.where, f"cannot read the TAO options: {exc}",
-                         FIX) from None
-
     def origin_of(written: str) -> Origin:
         return Origin("registry", origin.path, f"{origin.where}: {written}")
 
-    endpoints = tao_endpoints(found, component, program, origin_of)
+    endpoints, any_option = tao_listeners(text, component, program, origin_of,
+                                          (origin.path, origin.where), FIX)
+    try:
+        multicast = _multicast(tao.split_options(text))
+    except (tao.TaoSyntaxError, PortSyntaxError) as exc:
+        raise InputError(origin.path, origin.where, f"cannot read the TAO options: {exc}",
+                         FIX) from None
     findings: list[Finding] = loopback_findings(endpoints)
-    for _option, odd in unsupported:
-        if not odd.local_only:
-            raise InputError(origin.path, origin.where,
-                             f"endpoint {odd.text!r} uses the {odd.scheme} transport, which "
-                             "cefw cannot turn into a TCP/UDP rule", FIX)
     if not any_option:
         # No endpoint option at all: TAO listens on an ephemeral port. (With only local
         # transports, uiop:// or shmiop://, it opens no network listener.)

@@ -1,5 +1,5 @@
-"""ServerAgent.Config.xml (ce-formats.md section 2): the Server Agent's own port and how
-it starts every CE server of the host.
+"""ServerAgent.Config.xml (docs/ce-formats.md, "ServerAgent.Config.xml"): the Server
+Agent's own port and how it starts every CE server of the host.
 
 A server's ports are the union of its `Port` attribute, its `<Endpoint>` children and the
 TAO endpoints in its `<Arguments>`; with none of them it uses dynamic ports.
@@ -13,11 +13,10 @@ from typing import NamedTuple
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
-from ..host import HostContext, Reading
+from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
-from ..xmlsafe import Node, parse_file
-from . import tao
-from .common import default_endpoints, loopback_findings, port_attr, tao_endpoints
+from .common import default_endpoints, loopback_findings, port_attr, tao_listeners
+from .context import EMPTY, HostContext, Inputs, Reading
 
 FIX = ("correct ServerAgent.Config.xml (compare with the copy the CE installer wrote), "
        "or restore it from a backup")
@@ -30,7 +29,21 @@ class ServerAgentReading(NamedTuple):
     configured: frozenset[str]  # component ids the file starts (any Enabled value)
 
 
-def read(ctx: HostContext) -> ServerAgentReading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
+    """The Server Agent's port, every <Server>'s ports, and the vendor defaults for the
+    installed components the file does not mention. Nothing when no component the Server
+    Agent starts is installed."""
+    if not ctx.has(*SERVED):
+        return EMPTY
+    sa = read_config(ctx)
+    rest = defaults_for_unconfigured(ctx, sa)
+    return Reading(sa.reading.endpoints + rest.endpoints, sa.reading.findings + rest.findings)
+
+
+SERVED = tuple(c.id for c in catalog.COMPONENTS if catalog.SERVERAGENT in c.config)
+
+
+def read_config(ctx: HostContext) -> ServerAgentReading:
     path = ctx.find(catalog.SERVERAGENT_CONFIG)
     agent = catalog.BY_ID["ServerAgent"]
     agent_program = ctx.program(agent.program)
@@ -155,19 +168,10 @@ def _ports(node: Node, shown: str, place: str, component: catalog.Component, pro
         endpoints.append(_endpoint_child(child, shown, component, program, enabled))
     for args in node.find_all("Arguments"):
         where = f"line {args.line}, {args.xpath()}"
-        try:
-            found_tao, unsupported, any_option = tao.endpoints_in(args.text)
-        except tao.TaoSyntaxError as exc:
-            raise InputError(shown, where, f"cannot read the TAO options: {exc}",
-                             FIX) from None
-        endpoints += tao_endpoints(found_tao, component, program,
-                                   lambda text, w=where: origin(f"{w} ({text})"),
-                                   enabled=enabled)
-        for _option, odd in unsupported:
-            if not odd.local_only:
-                raise InputError(shown, where, f"endpoint {odd.text!r} uses the {odd.scheme}"
-                                 " transport, which cefw cannot turn into a TCP/UDP rule",
-                                 "use iiop:// (TCP) or diop:// (UDP) endpoints")
+        found_tao, any_option = tao_listeners(
+            args.text, component, program, lambda text, w=where: origin(f"{w} ({text})"),
+            (shown, where), FIX, enabled=enabled)
+        endpoints += found_tao
         orb_option = orb_option or any_option
     # TAO opens only the endpoints it is given: one on a local transport alone (uiop://)
     # means no network listener at all, not a dynamic one.
@@ -195,13 +199,12 @@ def _endpoint_child(child: Node, shown: str, component: catalog.Component, progr
                     label=(child.get("Purpose") or "").strip())
 
 
-def defaults_for_unconfigured(ctx: HostContext, sa: ServerAgentReading,
-                              installed: tuple[str, ...]) -> Reading:
+def defaults_for_unconfigured(ctx: HostContext, sa: ServerAgentReading) -> Reading:
     """Installed components the Server Agent would start, with no entry in its file (or
     no file at all): the vendor table's ports, said to be defaults."""
     endpoints: list[Endpoint] = []
     findings: list[Finding] = []
-    for cid in installed:
+    for cid in ctx.installed():
         component = catalog.BY_ID[cid]
         if cid == "ServerAgent" or component.config[:1] != (catalog.SERVERAGENT,):
             continue

@@ -1,4 +1,4 @@
-"""Tools\\ServerManager\\ServerManager.Config.xml (ce-formats.md section 3):
+"""Tools\\ServerManager\\ServerManager.Config.xml (docs/ce-formats.md):
 `<Listener Port="9997"/>`."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import catalog
-from ..host import HostContext, Reading
-from ..xmlsafe import Node
+from ..formats.xmlsafe import Node
 from .common import file_port
+from .context import HostContext, Inputs, Reading
 
 FIX = "correct ServerManager.Config.xml: <ServerManagerConfig><Listener Port=\"9997\"/>"
 
@@ -19,5 +19,5 @@ def _listeners(root: Node) -> Iterator[tuple[Node, str]]:
         yield node, "Port"
 
 
-def read(ctx: HostContext) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
     return file_port(ctx, "ServerManager", catalog.SERVERMANAGER_CONFIG, FIX, _listeners)

@@ -1,4 +1,4 @@
-"""Apache Tomcat, the CE "WebService" component (ce-formats.md section 8).
+"""Apache Tomcat, the CE "WebService" component (docs/ce-formats.md, "Tomcat").
 
 Reads Tomcat\\conf\\server.xml (the shutdown port and every Connector), resolves
 `${name}` from Tomcat\\conf\\catalina.properties, learns the Tomcat version (which
@@ -36,10 +36,10 @@ from .. import catalog
 from ..addresses import is_all_interfaces, is_loopback
 from ..errors import InputError
 from ..findings import finding
-from ..host import HostContext, Reading
+from ..formats.javaprops import parse_properties
+from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
-from ..xmlsafe import Node, parse_file
-from .javaprops import parse_properties
+from .context import EMPTY, HostContext, Inputs, Reading
 
 COMPONENT = "WebService"
 SERVER_XML = r"Tomcat\conf\server.xml"
@@ -149,7 +149,6 @@ def _dotted(number: Version) -> str:
     return ".".join(str(n) for n in number)
 
 
-# -- addresses ---------------------------------------------------------------------------
 
 # -- reading server.xml --------------------------------------------------------------------
 
@@ -449,29 +448,27 @@ def _shutdown_finding(doc: _Doc, listener: _Listener) -> Finding:
     )
 
 
-def _dynamic_finding(what: str, why: str) -> Finding:
-    return finding(
-        "dynamic-port", COMPONENT,
-        f"{what} {why}: the WebService rule for it is bound to the Tomcat program "
-        "without a port, which lets in every port Tomcat opens. Pin it to a static port "
-        "where it can be configured, so the rule can name the port.",
-    )
-
-
 # -- assembling the reading ----------------------------------------------------------------
 
-def read(ctx: HostContext, program: str) -> Reading:
+def read(ctx: HostContext, inputs: Inputs) -> Reading:
     """WebService's listeners: server.xml's shutdown port and connectors (or the vendor
     defaults when server.xml is absent), plus one dynamic endpoint per CE web application
-    found in Tomcat\\webapps."""
+    found in Tomcat\\webapps. Nothing when Tomcat is not installed."""
+    relative = ctx.program_of(COMPONENT)
+    if relative is None:
+        return EMPTY
+    return read_tomcat(ctx, ctx.program(relative))
+
+
+def read_tomcat(ctx: HostContext, program: str) -> Reading:
+    """The listeners of the Tomcat whose service program is `program` (a Windows path)."""
     version = tomcat_version(ctx)
     path = ctx.find(SERVER_XML)
     if path is None or not path.is_file():
         endpoints, findings = _defaults(ctx, program, version)
     else:
         endpoints, findings = _read_server_xml(ctx, program, path, version)
-    apps, app_findings = _web_apps(ctx, program)
-    return Reading(endpoints + apps, findings + app_findings)
+    return Reading(endpoints + _web_apps(ctx, program), findings)
 
 
 def _endpoint(program: str, origin: Origin, listener: _Listener) -> Endpoint:
@@ -510,9 +507,6 @@ def _read_server_xml(ctx: HostContext, program: str, path: Path,
                 "needs no rule and a web server on another host cannot use it."))
     endpoints = _merge([_endpoint(program, Origin("file", doc.shown, lst.where), lst)
                         for lst in listeners])
-    findings.extend(_dynamic_finding(f"The Tomcat {e.label} listener ({e.origin.where})",
-                                     "has port 0, a free port picked at each start")
-                    for e in endpoints if e.dynamic and not e.loopback_only)
     return endpoints, findings
 
 
@@ -553,11 +547,11 @@ def _defaults(ctx: HostContext, program: str,
     return endpoints, [finding("default-used", COMPONENT, message)]
 
 
-def _web_apps(ctx: HostContext, program: str) -> tuple[list[Endpoint], list[Finding]]:
+def _web_apps(ctx: HostContext, program: str) -> list[Endpoint]:
     """StatisticsServer and AgentObjects: a folder or a .war of that name in
     Tomcat\\webapps (any case) means the application is installed and WebService also
     listens on the ports it picks at run time."""
-    endpoints, findings = [], []
+    endpoints = []
     for app in catalog.TOMCAT_DYNAMIC_APPS:
         found = _web_app(ctx, app)
         if found is None:
@@ -567,10 +561,7 @@ def _web_apps(ctx: HostContext, program: str) -> tuple[list[Endpoint], list[Find
         endpoints.append(Endpoint(COMPONENT, "TCP", (), program,
                                   catalog.BY_ID[COMPONENT].sources, origin, dynamic=True,
                                   label=app))
-        findings.append(_dynamic_finding(
-            f"{app} (a Tomcat application, {ctx.display(path)})",
-            "picks its TCP ports at run time"))
-    return endpoints, findings
+    return endpoints
 
 
 def _web_app(ctx: HostContext, app: str) -> tuple[Path, str] | None:

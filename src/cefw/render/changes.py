@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from typing import IO
 
-from ..operations import AuditReport, Outcome
-from ..reconcile import ChangeSet
+from ..apply.operations import AuditReport, Outcome
+from ..apply.store import ChangeSet
+
+
+def render(view: Outcome | AuditReport, **options: object) -> str:
+    """The outcome of add / remove / restore, or an audit report."""
+    out = io.StringIO()
+    if isinstance(view, AuditReport):
+        print_audit(view, out)
+    else:
+        print_outcome(view, out)
+    return out.getvalue()
 
 _VERB = {"create": "+ create", "update": "~ update", "delete": "- delete"}
 
@@ -31,7 +42,7 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
         out.write("\nWhat would be sent:\n" + outcome.preview.rstrip("\n") + "\n")
     if outcome.skipped:
         # One line, not one paragraph per rule: `cefw audit` gives each reason in full.
-        names = ", ".join(f.message.split(":", 1)[0] for f in outcome.skipped)
+        names = ", ".join(s.rule.name for s in outcome.skipped)
         out.write(f"Not enforced by {target} ({len(outcome.skipped)}): {names}. "
                   "`cefw audit` says why.\n")
     if outcome.snapshot:

@@ -23,7 +23,7 @@ def _table(table: rows.Table) -> list[str]:
     return lines
 
 
-def render(plan: Plan) -> str:
+def render(plan: Plan, **options: object) -> str:
     lines = ["# Contact Expert firewall plan", ""]
     lines += [f"- {_cell(line)}" for line in rows.header_lines(plan)]
     lines += [f"- {rows.counts(plan)}", "", "## Listeners", ""]

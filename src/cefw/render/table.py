@@ -3,7 +3,7 @@ Imported only for --format table: rich costs ~100 ms at start-up."""
 
 from __future__ import annotations
 
-from typing import IO
+import io
 
 from ..model import Plan
 from . import rows
@@ -27,13 +27,15 @@ def _rich_table(title: str, table: rows.Table, style_col: int | None = None):  #
     return out
 
 
-def render(plan: Plan, stream: IO[str]) -> None:
+def render(plan: Plan, *, width: int = 180, color: bool = False, **options: object) -> str:
+    """`width`: the terminal's columns (a file or pipe gets a generous 180); `color`: the
+    output is a terminal (rich still honours NO_COLOR)."""
     from rich.console import Console
     from rich.markup import escape
 
-    # A terminal gets its own width; a file or pipe (a change ticket) a generous one.
-    width = None if getattr(stream, "isatty", lambda: False)() else 180
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
+    stream = io.StringIO()
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=width,
+                      force_terminal=color, color_system="auto" if color else None)
     for line in rows.header_lines(plan):
         console.print(escape(line))
     console.print()
@@ -42,3 +44,4 @@ def render(plan: Plan, stream: IO[str]) -> None:
     if plan.findings:
         console.print(_rich_table("Findings", rows.findings(plan), style_col=0))
     console.print(escape(rows.counts(plan)))
+    return stream.getvalue()

@@ -1,0 +1,54 @@
+"""Firewall platforms, one folder each: all a platform knows (how it applies rules, reads
+them back and exports them as a script) lives in its folder. They are imported by name,
+on demand, so `cefw plan` never pays for them.
+
+    BACKENDS: --backend NAME -> the class that applies and reads back (apply.store.Backend)
+    EXPORTS:  --format NAME  -> the module whose render(plan, **options) -> str writes a
+              script for that platform
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from typing import Any, NamedTuple
+
+from ..errors import CefwError
+
+
+class Export(NamedTuple):
+    module: str  # under cefw.platforms
+    what: str  # for --help
+    encoding: str  # of the file written with -o
+    newline: str
+
+
+BACKENDS: dict[str, tuple[str, str]] = {
+    "windows": ("windows.backend", "WindowsBackend"),
+    "nftables": ("nftables.backend", "NftablesBackend"),
+}
+
+EXPORTS: dict[str, Export] = {
+    # utf-8-sig: Windows PowerShell 5.1 reads a file without a BOM as ANSI
+    "powershell": Export("windows.powershell", "a PowerShell script (NetSecurity cmdlets)",
+                         "utf-8-sig", "\r\n"),
+    "netsh": Export("windows.netsh", "a .cmd script of netsh commands", "utf-8", "\r\n"),
+    "nft": Export("nftables.table", "an nft -f script", "utf-8", "\n"),
+}
+
+
+def default_name() -> str:
+    return "windows" if sys.platform == "win32" else "nftables"
+
+
+def get_backend(name: str) -> Any:
+    """The backend called `name`, ready to read (nothing is touched yet)."""
+    if name not in BACKENDS:
+        raise CefwError(f"unknown backend {name!r}", f"use one of: {', '.join(BACKENDS)}")
+    module, cls = BACKENDS[name]
+    return getattr(import_module(f"{__name__}.{module}"), cls)()
+
+
+def exporter(name: str) -> Any:
+    """The module that writes the `name` export (its render(plan, **options) -> str)."""
+    return import_module(f"{__name__}.{EXPORTS[name].module}")

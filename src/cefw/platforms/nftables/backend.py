@@ -1,0 +1,153 @@
+"""nftables backend: runs nft to list cefw's table (`nft -j`) and to replace it whole in
+one atomic `nft -f` transaction; checks that nft is installed and that this process may
+administer the network; turns nft's failures into cefw's errors. What the table holds,
+and how it is written: table.py; how it is read back: readback.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from ...apply.store import ChangeSet, Stored
+from ...errors import ApplyFailed, EnvironmentProblem
+from ...model import Finding, Rule
+from .readback import canonical, default_drop_findings, parse_table
+from .table import FAMILY, TABLE, cannot_hold, check_table_name, transaction
+
+INSTALL_FIX = ("install nftables (Debian/Ubuntu: apt-get install nftables; Fedora/RHEL: "
+               "dnf install nftables)")
+ROOT_FIX = ("run cefw as root (sudo cefw ...): nftables can only be read and changed by "
+            "root (with CAP_NET_ADMIN)")
+
+
+class Result(Protocol):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[[Sequence[str], str | None], Result]
+"""Runs one nft command line (argv, stdin text) and returns its result. Tests pass their
+own to count transactions, inject failures or run nft inside a network namespace."""
+
+
+def run_nft(argv: Sequence[str], stdin: str | None) -> Result:
+    import subprocess
+
+    env = {**os.environ, "LC_ALL": "C"}  # nft's messages in English: they are matched
+    try:
+        return subprocess.run(list(argv), input=stdin, capture_output=True,
+                              encoding="utf-8", errors="replace", env=env, check=False)
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"the nft program was not found ({argv[0]})",
+                                 INSTALL_FIX) from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot run {argv[0]} ({exc.strerror})",
+                                 INSTALL_FIX) from None
+
+
+# ---------------------------------------------------------------- the backend
+
+
+class NftablesBackend:
+    name = "nftables"
+    fields = ("protocol", "local_ports", "remote_addresses")  # all a table can hold
+
+    def __init__(self, table: str = TABLE, nft: str = "nft",
+                 runner: Runner | None = None) -> None:
+        check_table_name(table)
+        self.table = table
+        self.nft = nft
+        self.runner: Runner = runner or run_nft
+
+    # -- checks
+
+    def check_ready(self, *, write: bool) -> None:
+        if self.runner is run_nft and shutil.which(self.nft) is None:
+            raise EnvironmentProblem(f"the nft program was not found ({self.nft})",
+                                     INSTALL_FIX)
+        if not _may_admin_network():
+            doing = "change" if write else "read"
+            raise EnvironmentProblem(f"cefw must run as root to {doing} the nftables "
+                                     "ruleset", ROOT_FIX)
+
+    def normalise(self, rule: Rule) -> Rule:
+        return canonical(rule)
+
+    def cannot_hold(self, rule: Rule) -> str:
+        return cannot_hold(rule)
+
+    # -- the store
+
+    def read(self) -> list[Stored]:
+        import json
+
+        result = self._run(["-j", "list", "table", FAMILY, self.table], None)
+        if result.returncode != 0:
+            if "No such file or directory" in result.stderr:
+                return []  # no table: cefw has no rules here
+            raise EnvironmentProblem(f"nft could not list table {FAMILY} {self.table}: "
+                                     f"{_first_error(result.stderr)}", INSTALL_FIX)
+        try:
+            data = json.loads(result.stdout)
+        except ValueError as exc:
+            raise EnvironmentProblem(f"nft -j printed something that is not JSON ({exc})",
+                                     "update nftables (0.9.3 or newer)") from None
+        return parse_table(data, self.table)
+
+    def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
+        return transaction(desired, self.table)
+
+    def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
+        text = self.describe(changes, desired)
+        result = self._run(["-f", "-"], text)
+        if result.returncode != 0:
+            raise ApplyFailed(
+                f"nft refused the transaction, so the kernel applied none of it (table "
+                f"{FAMILY} {self.table} is as it was): {result.stderr.strip()}",
+                "fix the cause above and run the command again; `--dry-run` prints "
+                "the transaction")
+
+    def store_findings(self, desired: Sequence[Rule]) -> list[Finding]:
+        import json
+
+        result = self._run(["-j", "list", "ruleset"], None)
+        if result.returncode != 0:
+            return []  # read() already proved nft works; nothing more to say
+        try:
+            objects = json.loads(result.stdout).get("nftables", [])
+        except (ValueError, AttributeError):
+            return []
+        return default_drop_findings(objects, self.table)
+
+    # -- helpers
+
+    def _run(self, args: list[str], stdin: str | None) -> Result:
+        result = self.runner([self.nft, *args], stdin)
+        if result.returncode != 0 and "Operation not permitted" in result.stderr:
+            raise EnvironmentProblem(
+                f"nft was refused access to the ruleset: {_first_error(result.stderr)}",
+                ROOT_FIX)
+        return result
+
+
+def _may_admin_network() -> bool:
+    """Whether this process holds CAP_NET_ADMIN, all nft needs: what root normally has,
+    and what a container or a capability-less root lacks."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 12))
+    except (OSError, ValueError, IndexError):
+        pass
+    return not hasattr(os, "geteuid") or os.geteuid() == 0  # no /proc: trust the uid
+
+
+def _first_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines or ["(no message)"])[0]
