@@ -48,8 +48,19 @@ def default_endpoints(component: catalog.Component, program: str, why: str,
         endpoints.append(Endpoint(component.id, "TCP", (), program, component.sources,
                                   Origin("default", "", why), dynamic=True))
     shown = ", ".join(f"{d.protocol} {d.port}" for d in defaults) or "dynamic ports"
-    message = f"{why}: using the vendor table's default ({shown})."
-    return endpoints, [finding("default-used", component.id, message)]
+    return endpoints, [default_used(component.id,
+                                    f"{why}: using the vendor table's default ({shown}).")]
+
+
+def default_used(component_id: str, message: str) -> Finding:
+    """`default-used`, owned here: a reader took the vendor table's ports because the
+    source was absent; `message` says which source and which ports."""
+    return finding("default-used", component_id, message)
+
+
+def loopback_only(component_id: str, message: str) -> Finding:
+    """`loopback-only`, owned here: a listener no other host can reach needs no rule."""
+    return finding("loopback-only", component_id, message)
 
 
 class TaoListeners(NamedTuple):
@@ -103,8 +114,8 @@ def tao_endpoints(found: Iterable[tuple[str, tao.TaoEndpoint]], component: catal
 def loopback_findings(endpoints: Iterable[Endpoint]) -> list[Finding]:
     """An info finding for each enabled TAO listener bound to loopback: it needs no rule,
     and no other host can reach it, which for a CE server is worth saying."""
-    return [finding(
-        "loopback-only", ep.component,
+    return [loopback_only(
+        ep.component,
         f"{ep.component} listens on {ep.bind} {ep.protocol} "
         f"{format_ports(ep.ports, empty='(a dynamic port)')} only "
         f"({ep.origin.describe()}): no rule, and no other host can connect to it. If CE "

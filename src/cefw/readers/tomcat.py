@@ -39,6 +39,7 @@ from ..findings import finding
 from ..formats.javaprops import parse_properties
 from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
+from .common import default_used, loopback_only
 from .context import EMPTY, HostContext, Inputs, Reading
 
 COMPONENT = "WebService"
@@ -500,8 +501,8 @@ def _read_server_xml(ctx: HostContext, program: str, path: Path,
         listeners.append(listener)
         findings.extend(f for f in (_ajp_finding(doc, node, listener),) if f is not None)
         if listener.label == "AJP" and listener.loopback and listener.ajp_default_bind:
-            findings.append(finding(
-                "loopback-only", COMPONENT,
+            findings.append(loopback_only(
+                COMPONENT,
                 f"The AJP connector on TCP {listener.port} ({doc.shown} line {node.line}) "
                 f"has no address: Tomcat {version.text} binds it to loopback, so it "
                 "needs no rule and a web server on another host cannot use it."))
@@ -544,7 +545,7 @@ def _defaults(ctx: HostContext, program: str,
     message = (f"{why}: using the vendor table's default (TCP 8080 HTTP and 8443 HTTPS on "
                f"all addresses, 8009 AJP on {ajp}, 8005 shutdown on localhost). Point cefw "
                "at the real Tomcat\\conf\\server.xml to plan from what Tomcat reads.")
-    return endpoints, [finding("default-used", COMPONENT, message)]
+    return endpoints, [default_used(COMPONENT, message)]
 
 
 def _web_apps(ctx: HostContext, program: str) -> list[Endpoint]:
