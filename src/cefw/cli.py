@@ -29,7 +29,8 @@ VIEWS: dict[str, dict[str, str]] = {
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
-EXPORT_FORMATS = ("powershell", "netsh", "nft")  # platforms.EXPORTS, without importing it
+# platforms.EXPORTS, without importing it
+EXPORT_FORMATS = ("powershell", "netsh", "nft", "registry-pol")
 
 EPILOG_INPUTS = """\
 inputs (all commands that read a host):
@@ -123,6 +124,9 @@ def _args_export(p: argparse.ArgumentParser) -> None:
                    help="PowerShell: write into this Group Policy object (Open-NetGPO)")
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
                    help="write to FILE instead of standard output")
+    p.add_argument("--role", choices=("core", "agent"),
+                   help="registry-pol: the rules of CE servers (core) or agent PCs (agent); "
+                   "default: the host's role")
 
 
 def _args_restore(p: argparse.ArgumentParser) -> None:
@@ -226,22 +230,53 @@ def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import audit
 
     plan = _plan(args)
-    report = audit(_backend(args), plan.rules, plan.findings)
+    backend = _backend(args)
+    report = audit(backend, plan.rules, (*plan.findings, *_policy_findings(args, plan)))
     _show(report, "change", args, out)
     return report.exit_status
+
+
+def _policy_findings(args: argparse.Namespace, plan: Any) -> list[Any]:
+    """What the firewall rules Group Policy delivers (read from the registry the inputs
+    name: live on Windows, a hive, .reg exports) do to the plan."""
+    from .plan.make import registry_source
+    from .platforms.windows.gpfas import delivered_findings
+
+    return delivered_findings(registry_source(_inputs(args)), plan.rules)
 
 
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     from .platforms import EXPORTS, exporter
 
     plan = _plan(args)
-    text = exporter(args.format).render(plan, policy_store=args.policy_store)
+    export = EXPORTS[args.format]
+    options = {"policy_store": args.policy_store}
+    if args.role:
+        options["role"] = args.role
+    text = exporter(args.format).render(plan, **options)
+    if export.encoding is None:
+        return _write_binary(text, args, out)
     if args.output:
-        export = EXPORTS[args.format]
         args.output.write_text(text, encoding=export.encoding, newline=export.newline)
         print(f"cefw: wrote {args.output} ({len(plan.rules)} rules)", file=sys.stderr)
     else:
         out.write(text)
+    return EXIT_OK
+
+
+def _write_binary(data: bytes, args: argparse.Namespace, out: IO[str]) -> int:
+    """A binary export (Registry.pol) goes to -o FILE or a pipe, never to a terminal."""
+    if args.output:
+        args.output.write_bytes(data)
+        print(f"cefw: wrote {args.output} ({len(data)} bytes)", file=sys.stderr)
+        return EXIT_OK
+    buffer = getattr(out, "buffer", None)
+    if buffer is None or getattr(out, "isatty", lambda: False)():
+        raise CefwError(f"--format {args.format} writes a binary file, not text for a "
+                        "terminal", "pass -o FILE (e.g. -o ce-servers.pol)")
+    out.flush()
+    buffer.write(data)
+    buffer.flush()
     return EXIT_OK
 
 
@@ -359,13 +394,15 @@ COMMANDS: dict[str, Command] = {
         ["cefw audit --site site.toml", "cefw audit --json > audit.json"],
         _args_audit, cmd_audit),
     "export": Command(
-        "write the plan as a PowerShell, netsh or nft script",
+        "write the plan as a PowerShell, netsh or nft script, or a Registry.pol",
         "Scripts to review and run by hand or hand to a change board. Every value from a "
-        "config file is quoted.",
+        "config file is quoted. registry-pol writes a Group Policy Registry.pol holding "
+        "the rules of one role (CE servers or agent PCs).",
         ["cefw export --format powershell --site site.toml > ce.ps1",
          "cefw export --format powershell --policy-store 'CORP\\CE Servers'",
          "cefw export --format netsh > ce-rules.cmd",
-         "cefw export --format nft > contact_expert.nft"],
+         "cefw export --format nft > contact_expert.nft",
+         "cefw export --format registry-pol --role core -o ce-servers.pol"],
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",

@@ -46,6 +46,10 @@ CODES: dict[str, tuple[str, str]] = {
                                 "effect"),
     "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
                                       "default: cefw's accepts do not overrule it"),
+    "gpo-block-rule": ("high", "a firewall rule delivered by Group Policy blocks a CE port: "
+                               "block rules win over allow rules"),
+    "gpo-local-rules-ignored": ("medium", "Group Policy sets AllowLocalPolicyMerge = 0: "
+                                          "local rules (cefw add) are ignored"),
 }
 
 

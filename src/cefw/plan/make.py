@@ -25,7 +25,7 @@ def make_plan(inputs: Inputs) -> Plan:
     install_dir, found_by = _install_dir(inputs)
     site = load_site(inputs.site) if inputs.site else NO_SITE
     program_dir, notes = _program_dir(inputs, site, install_dir)
-    ctx = HostContext(install_dir, program_dir, _registry(inputs))
+    ctx = HostContext(install_dir, program_dir, registry_source(inputs))
     endpoints, findings = discover(ctx, inputs)
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
@@ -39,7 +39,8 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: rank[f.severity])  # stable within a severity
 
 
-def _registry(inputs: Inputs) -> Source:
+def registry_source(inputs: Inputs) -> Source:
+    """The registry the inputs name: hive and .reg files, else the live one on Windows."""
     if inputs.registry or inputs.hive:
         sources = []
         if inputs.hive:

@@ -4,7 +4,7 @@ on demand, so `cefw plan` never pays for them.
 
     BACKENDS: --backend NAME -> the class that applies and reads back (apply.store.Backend)
     EXPORTS:  --format NAME  -> the module whose render(plan, **options) -> str writes a
-              script for that platform
+              script for that platform (bytes for a binary file: encoding None)
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..errors import CefwError
 class Export(NamedTuple):
     module: str  # under cefw.platforms
     what: str  # for --help
-    encoding: str  # of the file written with -o
+    encoding: str | None  # of the file written with -o; None: render gives bytes
     newline: str
 
 
@@ -34,6 +34,8 @@ EXPORTS: dict[str, Export] = {
                          "utf-8-sig", "\r\n"),
     "netsh": Export("windows.netsh", "a .cmd script of netsh commands", "utf-8", "\r\n"),
     "nft": Export("nftables.table", "an nft -f script", "utf-8", "\n"),
+    "registry-pol": Export("windows.registry_pol", "a Registry.pol (Group Policy) file",
+                           None, ""),
 }
 
 

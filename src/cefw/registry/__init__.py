@@ -93,6 +93,22 @@ class Offline:
                 found = None  # a later export's `"name"=-` or `[-key]` removes it
         return found
 
+    def values(self, key: str) -> dict[str, RegValue]:
+        """Every value of `key` (64-bit view, no WOW6432Node: for keys Windows shares
+        between the views, such as Software\\Policies), by name as written; later
+        sources win and their deletions count, as in lookup()."""
+        found: dict[str, RegValue] = {}
+        for source in self.sources:
+            listed = getattr(source, "values", None)
+            if listed is None:
+                continue
+            for name, value in listed(key).items():
+                match = next((n for n in found if n.lower() == name.lower()), name)
+                found.pop(match, None)
+                if value is not None:
+                    found[name] = value
+        return found
+
     def lookup(self, key: str, value: str, view: int) -> Lookup:
         plain = self._raw(key, value)
         wow = self._raw(_wow_path(key), value)
@@ -111,6 +127,9 @@ class NoRegistry:
     """No registry source: on Linux without --registry or --hive."""
 
     description = "no registry source"
+
+    def values(self, key: str) -> dict[str, RegValue]:
+        return {}
 
     def lookup(self, key: str, value: str, view: int) -> Lookup:
         return Lookup(None, None)

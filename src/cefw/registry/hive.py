@@ -55,6 +55,16 @@ class HiveSource:
         values = self._keys[norm]
         return None if values is None else values.get(value.lower())
 
+    def values(self, key: str) -> dict[str, RegValue | None]:
+        """Every value of `key` by its name as stored (for keys whose value names are
+        data: firewall rule ids)."""
+        parts = [part for part in key.split("\\") if part]
+        if not parts or parts[0].lower() != "software":
+            return {}
+        self.raw(key, "")  # reads and caches the key
+        found = self._keys.get("\\".join(parts[1:]).lower()) or {}
+        return {v.origin.path.rsplit("\\", 1)[1]: v for v in found.values()}
+
     def _read_key(self, parts: list[str], key: str) -> dict[str, RegValue] | None:
         import logging
 

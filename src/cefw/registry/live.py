@@ -38,6 +38,33 @@ class LiveRegistry:
             other = self._read(key, value, 32)
         return Lookup(found, other)
 
+    def values(self, key: str) -> dict[str, RegValue]:
+        """Every value of `key` in the 64-bit view, by name (for keys whose value names
+        are data: the firewall rules Group Policy delivers)."""
+        winreg = _winreg()
+        found: dict[str, RegValue] = {}
+        try:
+            with winreg.OpenKeyEx(winreg.HKEY_LOCAL_MACHINE, key, 0,
+                                  winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as handle:
+                index = 0
+                while True:
+                    try:
+                        name, data, code = winreg.EnumValue(handle, index)
+                    except OSError:  # ERROR_NO_MORE_ITEMS
+                        break
+                    index += 1
+                    path = "\\".join((HKLM, key, name or DEFAULT_NAME))
+                    origin = Origin("registry", path,
+                                    f"live registry, 64-bit view ({type_name(code)})")
+                    found[name] = RegValue(type_name(code), _data(code, data), origin)
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise InputError(f"{HKLM}\\{key}", "live registry",
+                             f"cannot read the key: {exc.strerror or exc}",
+                             "run cefw from an elevated prompt") from None
+        return found
+
     def _read(self, key: str, value: str, view: int) -> RegValue | None:
         winreg = _winreg()
         flag = winreg.KEY_WOW64_32KEY if view == 32 else winreg.KEY_WOW64_64KEY

@@ -97,6 +97,7 @@ def _norm(key: str) -> str:
 class _Entry(NamedTuple):
     seq: int  # order of the line in the file: the latest line wins
     value: RegValue | None  # None: deleted by `"name"=-`
+    name: str = ""  # the value's name as written (keys of _values are lower-case)
 
 
 class RegFileSource:
@@ -123,6 +124,18 @@ class RegFileSource:
             return deleted_at >= 0
         return entry.value is None or entry.seq < deleted_at
 
+    def values(self, key: str) -> dict[str, RegValue | None]:
+        """Every value this file says about `key` (its name as written -> the value, or
+        None when the file deletes it), for keys whose value names are data (firewall
+        rule ids)."""
+        norm = _norm(key)
+        deleted_at = self._key_deleted_at(norm)
+        out: dict[str, RegValue | None] = {}
+        for (k, _), entry in self._values.items():
+            if k == norm:
+                out[entry.name] = None if entry.seq < deleted_at else entry.value
+        return out
+
     def _key_deleted_at(self, key: str) -> int:
         """seq of the latest `[-k]` of `key` or one of its parents; -1 when none."""
         parts = key.split("\\") if key else []
@@ -130,7 +143,7 @@ class RegFileSource:
         return max((self._deleted_keys.get(p, -1) for p in prefixes), default=-1)
 
     def _set(self, seq: int, norm_key: str, name: str, value: RegValue | None) -> None:
-        self._values[(norm_key, name.lower())] = _Entry(seq, value)
+        self._values[(norm_key, name.lower())] = _Entry(seq, value, name)
 
     def _delete_key(self, seq: int, key: str) -> None:
         self._deleted_keys[_norm(key)] = seq
