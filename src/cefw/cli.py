@@ -133,6 +133,39 @@ def _args_restore(p: argparse.ArgumentParser) -> None:
     _add_format(p, "change")
 
 
+def _port_range(text: str) -> tuple[int, int]:
+    from .ports import PortSyntaxError, parse_range
+
+    try:
+        return parse_range(text)
+    except PortSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    from .ports import PortSyntaxError, parse_port
+
+    try:
+        return parse_port(text)
+    except PortSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _args_pin(p: argparse.ArgumentParser) -> None:
+    p.add_argument("components", nargs="*", metavar="COMPONENT",
+                   help="components to pin (default: every one with a dynamic port)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--port", type=_port, metavar="N", help="this port (one component)")
+    which.add_argument("--range", type=_port_range, metavar="A-B", dest="within",
+                       help="choose free ports in A-B (default 9920-9989)")
+    p.add_argument("--style", choices=("port", "arguments"),
+                   help="for a server the file gives no port at all: a Port attribute or "
+                   "-ORBListenEndpoints in <Arguments> (default: as the file's other servers)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the change as a unified diff and write nothing")
+    _add_inputs(p)
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
 
@@ -302,6 +335,31 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import pin
+
+    plan = _plan(args)
+    choice = pin.select(plan, args.components, repin=args.port is not None)
+    if not choice.targets:
+        for note in choice.notes:
+            out.write(f"cefw: not pinned: {note}\n")
+        out.write("cefw: nothing to pin: no component listed picks its port at run time "
+                  "from ServerAgent.Config.xml\n")
+        return EXIT_OK
+    if args.example and not args.install_dir and not args.dry_run:
+        from .examples import ROOT
+
+        raise CefwError(f"the bundled example {args.example!r} is part of cefw and is not "
+                        "rewritten", f"copy {ROOT / args.example} and pass its install "
+                        "folder with --install-dir, or add --dry-run")
+    result = pin.pin(plan, choice.targets, port=args.port, within=args.within,
+                     style=args.style, dry_run=args.dry_run)
+    if args.dry_run:
+        out.write(result.diff)
+    pin.report(result, choice.notes, args.dry_run, out)
+    return EXIT_OK
+
+
 def _restart_note(outcome: Any, core: bool | None) -> None:
     """The vendor's note, after a change written to Windows Firewall on a host that is (or
     may be: remove and restore do not always know) a CE application server."""
@@ -379,6 +437,18 @@ COMMANDS: dict[str, Command] = {
         "list the CE components cefw knows",
         "List the CE components cefw knows, their default ports and programs.",
         ["cefw components", "cefw components --json"], _args_list, cmd_components),
+    "pin": Command(
+        "give dynamic-port components a static port in ServerAgent.Config.xml",
+        "Choose free static ports (not used by any listener of the plan, not a CE port of "
+        "the vendor table, outside Windows' dynamic range 49152-65535 unless asked) and "
+        "write them into ServerAgent.Config.xml, changing nothing else in the file. A "
+        "backup is kept beside it; the file is replaced atomically and only if nobody "
+        "changed it meanwhile. Then restart the Server Agent service and run cefw add.",
+        ["cefw pin --dry-run --example core-host",
+         "cefw pin --install-dir 'D:\\CE' --site site.toml",
+         "cefw pin AgentFactory --port 9930 --install-dir 'D:\\CE'",
+         "cefw pin --range 9950-9959 --dry-run"],
+        _args_pin, cmd_pin),
 }
 
 
