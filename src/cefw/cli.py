@@ -166,6 +166,36 @@ def _args_pin(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
 
 
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        return value
+    return parse
+
+
+def _args_probe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="zone", choices=("clients", "servers"),
+                   help="who this PC is in the site file (default: judged by its own "
+                   "address against each rule's remote addresses)")
+    p.add_argument("--target", action="extend", nargs="+", default=[], metavar="ADDRESS",
+                   help="CE server(s) to probe (default: the site file's servers zone)")
+    p.add_argument("--plan", type=Path, metavar="FILE", dest="plan_file",
+                   help="a plan written by `cefw plan --json` instead of the inputs")
+    p.add_argument("--expect-closed", action="store_true",
+                   help="also try the ports this PC must not reach (expected: filtered)")
+    p.add_argument("--timeout", type=_positive(float), default=1.5, metavar="SECONDS",
+                   help="per connect (default 1.5)")
+    p.add_argument("--concurrency", type=_positive(int), default=64, metavar="N",
+                   help="connects at once (default 64)")
+    p.add_argument("--json", action="store_true", help="results as JSON")
+    _add_inputs(p)
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
 
@@ -360,6 +390,27 @@ def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_probe(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import probe
+
+    plan = probe.load_plan_json(args.plan_file) if args.plan_file else _plan(args).to_json()
+    if args.target:
+        targets = [probe.check_target(t) for t in args.target]
+        where = "--target"
+    else:
+        site = args.site or (_inputs(args).site if args.example else None)
+        targets, where = probe.targets_from_site(site)
+    results, unprovable = probe.run(plan, targets, args.zone, expect_closed=args.expect_closed,
+                                    timeout=args.timeout, concurrency=args.concurrency,
+                                    progress=not args.json)
+    if args.json:
+        return probe.report_json(results, unprovable, out)
+    who = f"as {args.zone} (--as)" if args.zone else "judged by this PC's own address"
+    header = (f"Probing {', '.join(targets)} (from {where}), {who}: TCP connects, "
+              f"{args.timeout:g} s timeout, {args.concurrency} at once")
+    return probe.report(results, unprovable, header, out)
+
+
 def _restart_note(outcome: Any, core: bool | None) -> None:
     """The vendor's note, after a change written to Windows Firewall on a host that is (or
     may be: remove and restore do not always know) a CE application server."""
@@ -449,6 +500,17 @@ COMMANDS: dict[str, Command] = {
          "cefw pin AgentFactory --port 9930 --install-dir 'D:\\CE'",
          "cefw pin --range 9950-9959 --dry-run"],
         _args_pin, cmd_pin),
+    "probe": Command(
+        "connect to the CE servers' ports from this PC: open, refused or filtered",
+        "From the PC it runs on, connect to every TCP port the plan says this PC may reach "
+        "on the CE servers (with --expect-closed also those it must not reach) and report "
+        "open / refused / filtered per component and port. Exit 0 when everything is as "
+        "planned, 1 on any mismatch (each named with what to check), 2 on bad input. UDP "
+        "ports are listed as not provable by a connect.",
+        ["cefw probe --example core-host --site site.toml --as clients",
+         "cefw probe --plan plan.json --target 10.0.1.10 --expect-closed",
+         "cefw probe --install-dir ./ce-copy --site site.toml --json"],
+        _args_probe, cmd_probe),
 }
 
 
