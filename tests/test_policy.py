@@ -220,7 +220,10 @@ def test_dynamic_port_finding_once_per_listener_with_its_label():
     findings = policy.endpoint_findings(endpoints)
     assert [f.message.split(" picks")[0] for f in findings] == [
         "WebService (StatisticsServer)", "WebService (AgentObjects)"]
-    assert all("<Connector port>" in f.message for f in findings)
+    # No documented way to pin a web application: said, not advised (as `cefw pin` says).
+    assert all("cannot be pinned" in f.message for f in findings)
+    connector = policy.endpoint_findings([ep("WebService", dynamic=True)._replace(label="HTTP")])
+    assert "<Connector port>" in connector[0].message
 
 
 def test_port_conflict_between_two_components():

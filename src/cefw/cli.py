@@ -137,6 +137,69 @@ def _args_restore(p: argparse.ArgumentParser) -> None:
     _add_format(p, "change")
 
 
+def _port_range(text: str) -> tuple[int, int]:
+    from .ports import PortSyntaxError, parse_range
+
+    try:
+        return parse_range(text)
+    except PortSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    from .ports import PortSyntaxError, parse_port
+
+    try:
+        return parse_port(text)
+    except PortSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _args_pin(p: argparse.ArgumentParser) -> None:
+    p.add_argument("components", nargs="*", metavar="COMPONENT",
+                   help="components to pin (default: every one with a dynamic port)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--port", type=_port, metavar="N", help="this port (one component)")
+    which.add_argument("--range", type=_port_range, metavar="A-B", dest="within",
+                       help="choose free ports in A-B (default 9920-9989)")
+    p.add_argument("--style", choices=("port", "arguments"),
+                   help="for a server the file gives no port at all: a Port attribute or "
+                   "-ORBListenEndpoints in <Arguments> (default: as the file's other servers)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the change as a unified diff and write nothing")
+    _add_inputs(p)
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        return value
+    return parse
+
+
+def _args_probe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="zone", choices=("clients", "servers"),
+                   help="who this PC is in the site file (default: judged by its own "
+                   "address against each rule's remote addresses)")
+    p.add_argument("--target", action="extend", nargs="+", default=[], metavar="ADDRESS",
+                   help="CE server(s) to probe (default: the site file's servers zone)")
+    p.add_argument("--plan", type=Path, metavar="FILE", dest="plan_file",
+                   help="a plan written by `cefw plan --json` instead of the inputs")
+    p.add_argument("--expect-closed", action="store_true",
+                   help="also try the ports this PC must not reach (expected: filtered)")
+    p.add_argument("--timeout", type=_positive(float), default=1.5, metavar="SECONDS",
+                   help="per connect (default 1.5)")
+    p.add_argument("--concurrency", type=_positive(int), default=64, metavar="N",
+                   help="connects at once (default 64)")
+    p.add_argument("--json", action="store_true", help="results as JSON")
+    _add_inputs(p)
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
 
@@ -337,6 +400,52 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import pin
+
+    plan = _plan(args)
+    choice = pin.select(plan, args.components, repin=args.port is not None)
+    if not choice.targets:
+        for note in choice.notes:
+            out.write(f"cefw: not pinned: {note}\n")
+        out.write("cefw: nothing to pin: no component listed picks its port at run time "
+                  "from ServerAgent.Config.xml\n")
+        return EXIT_OK
+    if args.example and not args.install_dir and not args.dry_run:
+        from .examples import ROOT
+
+        raise CefwError(f"the bundled example {args.example!r} is part of cefw and is not "
+                        "rewritten", f"copy {ROOT / args.example} and pass its install "
+                        "folder with --install-dir, or add --dry-run")
+    result = pin.pin(plan, choice.targets, port=args.port, within=args.within,
+                     style=args.style, dry_run=args.dry_run)
+    if args.dry_run:
+        out.write(result.diff)
+    pin.report(result, choice.notes, args.dry_run, out)
+    return EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import probe
+
+    plan = probe.load_plan_json(args.plan_file) if args.plan_file else _plan(args).to_json()
+    if args.target:
+        targets = [probe.check_target(t) for t in args.target]
+        where = "--target"
+    else:
+        site = args.site or (_inputs(args).site if args.example else None)
+        targets, where = probe.targets_from_site(site)
+    results, unprovable = probe.run(plan, targets, args.zone, expect_closed=args.expect_closed,
+                                    timeout=args.timeout, concurrency=args.concurrency,
+                                    progress=not args.json)
+    if args.json:
+        return probe.report_json(results, unprovable, out)
+    who = f"as {args.zone} (--as)" if args.zone else "judged by this PC's own address"
+    header = (f"Probing {', '.join(targets)} (from {where}), {who}: TCP connects, "
+              f"{args.timeout:g} s timeout, {args.concurrency} at once")
+    return probe.report(results, unprovable, header, out)
+
+
 def _restart_note(outcome: Any, core: bool | None) -> None:
     """The vendor's note, after a change written to Windows Firewall on a host that is (or
     may be: remove and restore do not always know) a CE application server."""
@@ -416,6 +525,29 @@ COMMANDS: dict[str, Command] = {
         "list the CE components cefw knows",
         "List the CE components cefw knows, their default ports and programs.",
         ["cefw components", "cefw components --json"], _args_list, cmd_components),
+    "pin": Command(
+        "give dynamic-port components a static port in ServerAgent.Config.xml",
+        "Choose free static ports (not used by any listener of the plan, not a CE port of "
+        "the vendor table, outside Windows' dynamic range 49152-65535 unless asked) and "
+        "write them into ServerAgent.Config.xml, changing nothing else in the file. A "
+        "backup is kept beside it; the file is replaced atomically and only if nobody "
+        "changed it meanwhile. Then restart the Server Agent service and run cefw add.",
+        ["cefw pin --dry-run --example core-host",
+         "cefw pin --install-dir 'D:\\CE' --site site.toml",
+         "cefw pin AgentFactory --port 9930 --install-dir 'D:\\CE'",
+         "cefw pin --range 9950-9959 --dry-run"],
+        _args_pin, cmd_pin),
+    "probe": Command(
+        "connect to the CE servers' ports from this PC: open, refused or filtered",
+        "From the PC it runs on, connect to every TCP port the plan says this PC may reach "
+        "on the CE servers (with --expect-closed also those it must not reach) and report "
+        "open / refused / filtered per component and port. Exit 0 when everything is as "
+        "planned, 1 on any mismatch (each named with what to check), 2 on bad input. UDP "
+        "ports are listed as not provable by a connect.",
+        ["cefw probe --example core-host --site site.toml --as clients",
+         "cefw probe --plan plan.json --target 10.0.1.10 --expect-closed",
+         "cefw probe --install-dir ./ce-copy --site site.toml --json"],
+        _args_probe, cmd_probe),
 }
 
 

@@ -16,7 +16,7 @@ from ..errors import InputError
 
 
 class Node:
-    __slots__ = ("_text", "attrs", "children", "line", "parent", "tag")
+    __slots__ = ("_text", "attrs", "children", "end", "line", "parent", "start", "tag")
 
     def __init__(self, tag: str, attrs: dict[str, str], line: int, parent: Node | None):
         self.tag = tag
@@ -25,6 +25,11 @@ class Node:
         self.parent = parent
         self.children: list[Node] = []
         self._text: list[str] | str = ""
+        # Byte offsets in the document as given (expat's CurrentByteIndex): where the
+        # start tag begins, and where the end tag begins (just after `/>` for an empty
+        # element). formats/xmledit.py splices text there without re-serialising.
+        self.start = -1
+        self.end = -1
 
     @property
     def text(self) -> str:
@@ -103,6 +108,7 @@ class _Builder:
         line = self.parser.parser.CurrentLineNumber  # type: ignore[attr-defined]
         parent = self.stack[-1] if self.stack else None
         node = Node(tag, dict(attrs), line, parent)
+        node.start = self.parser.parser.CurrentByteIndex  # type: ignore[attr-defined]
         if parent is None:
             self.root = node
         else:
@@ -110,7 +116,7 @@ class _Builder:
         self.stack.append(node)
 
     def end(self, tag: str) -> None:
-        self.stack.pop()
+        self.stack.pop().end = self.parser.parser.CurrentByteIndex  # type: ignore[attr-defined]
 
     def data(self, text: str) -> None:
         if self.stack:

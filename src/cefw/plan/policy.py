@@ -26,8 +26,7 @@ _PIN_ADVICE = {
                          "<Server> in ServerAgent.Config.xml",
     catalog.NAMING: "-ORBListenEndpoints iiop://:<port> in the TaoNamingServiceOptions "
                     "registry value",
-    catalog.TOMCAT: "a fixed port in Tomcat's configuration where the listener has one "
-                    "(a <Connector port>); a web application only where it can be configured",
+    catalog.TOMCAT: "a fixed port in the <Connector port> of Tomcat's server.xml",
 }
 
 
@@ -141,11 +140,22 @@ def _dynamic(endpoints: Sequence[Endpoint]) -> list[Finding]:
         config = component.config[0] if component and component.config else ""
         advice = _PIN_ADVICE.get(config, "a static port in its configuration")
         what = f"{ep.component} ({ep.label})" if ep.label else ep.component
+        if ep.label in catalog.TOMCAT_DYNAMIC_APPS:
+            # The vendor page documents no setting for these ports: say so, do not advise
+            # a pin that cannot be done (`cefw pin` refuses them with the same words).
+            todo = ("No documented setting fixes the ports of a Tomcat web application, "
+                    "so it cannot be pinned (`cefw pin` refuses it): keep the rule limited "
+                    "to the site's zones.")
+        elif config == catalog.SERVERAGENT:
+            todo = (f"Pin a static port to tighten it: `cefw pin {ep.component}` writes "
+                    f"{advice}.")
+        else:
+            todo = f"Pin a static port ({advice}) to tighten it."
         out.append(finding(
             "dynamic-port", ep.component,
             f"{what} picks its TCP port at run time ({ep.origin.describe()}), so its rule "
             f"({rule_name(ep.component, ep.protocol, True)}) allows any port for its "
-            f"program. Pin a static port ({advice}) to tighten it."))
+            f"program. {todo}"))
     return out
 
 

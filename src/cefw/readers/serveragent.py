@@ -119,6 +119,11 @@ def _server(ctx: HostContext, node: Node, shown: str,
     return component.id, endpoints, findings
 
 
+def component_of(ctx: HostContext, node: Node) -> catalog.Component | None:
+    """The component a <Server> element starts (by Name, else Path), or None."""
+    return _identify(ctx, (node.get("Name") or "").strip(), (node.get("Path") or "").strip())
+
+
 def _identify(ctx: HostContext, name: str, path: str) -> catalog.Component | None:
     """By Name; when Name is unknown, by the file name and folder of Path."""
     component = catalog.by_name(name) if name else None
