@@ -101,6 +101,13 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 def _args_plan(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     _add_format(p, "plan")
+    _add_wide(p)
+
+
+def _add_wide(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wide", action="store_true",
+                   help="table: every column, full program paths and addresses, the full "
+                   "place each port came from (the default fits 80 and 120 columns)")
 
 
 def _args_change(p: argparse.ArgumentParser) -> None:
@@ -171,8 +178,18 @@ def _show(view: Any, kind: str, args: argparse.Namespace, out: IO[str]) -> None:
     """Render `view` (a Plan, an Outcome, an AuditReport) in the chosen --format."""
     module = import_module(f".render.{VIEWS[args.format][kind]}", __package__)
     tty = bool(getattr(out, "isatty", lambda: False)())
-    # A terminal gets its own width; a file or pipe (a change ticket) a generous one.
-    out.write(module.render(view, width=terminal_width(180) if tty else 180, color=tty))
+    # A terminal gets its own width; a file or pipe (a change ticket) COLUMNS, else a
+    # generous 180.
+    width = terminal_width(180) if tty else _columns(180)
+    out.write(module.render(view, width=width, color=tty,
+                            wide=bool(getattr(args, "wide", False))))
+
+
+def _columns(fallback: int) -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return fallback
 
 
 # -- commands --------------------------------------------------------------------------
