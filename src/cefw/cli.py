@@ -140,6 +140,12 @@ def _args_restore(p: argparse.ArgumentParser) -> None:
     _add_format(p, "change")
 
 
+def _args_report(p: argparse.ArgumentParser) -> None:
+    _add_inputs(p)
+    p.add_argument("--output", "-o", type=Path, metavar="FILE",
+                   help="write the HTML file here (default: standard output)")
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
 
@@ -257,6 +263,52 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
         export = EXPORTS[args.format]
         args.output.write_text(text, encoding=export.encoding, newline=export.newline)
         print(f"cefw: wrote {args.output} ({len(plan.rules)} rules)", file=sys.stderr)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def _write_file(path: Path, text: str, encoding: str = "utf-8", newline: str | None = None
+                ) -> None:
+    """Write an output file the user named; a folder that is not there is their mistake
+    (exit 2 with a message), not a bug."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(str(path), "", f"the folder {folder} does not exist",
+                         "create it first, or give -o a path in an existing folder")
+    try:
+        path.write_text(text, encoding=encoding, newline=newline)
+    except OSError as exc:
+        raise InputError(str(path), "", f"cannot write the file ({exc.strerror})",
+                         "check the path and that you may write there") from None
+
+
+def _report_date() -> str:
+    """Today (UTC), or SOURCE_DATE_EPOCH's date: the reproducible-builds convention,
+    so a report can be made again byte for byte (and tested against a golden file)."""
+    from datetime import UTC, datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
+    return when.strftime("%Y-%m-%d")
+
+
+def cmd_report(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import __version__
+    from .plan.inputs import input_files, shown
+    from .plan.make import make_plan
+    from .render import report
+
+    inputs = _inputs(args)
+    plan = make_plan(inputs)
+    text = report.render(plan, inputs=input_files(inputs, plan), version=__version__,
+                         generated=_report_date(),
+                         install_shown=shown(Path(plan.host.install_dir)))
+    if args.output:
+        _write_file(args.output, text)
+        print(f"cefw: wrote {args.output} ({len(plan.rules)} rules, "
+              f"{len(plan.endpoints)} listeners, {len(plan.findings)} findings)",
+              file=sys.stderr)
     else:
         out.write(text)
     return EXIT_OK
@@ -396,6 +448,15 @@ COMMANDS: dict[str, Command] = {
         "list the CE components cefw knows",
         "List the CE components cefw knows, their default ports and programs.",
         ["cefw components", "cefw components --json"], _args_list, cmd_components),
+    "report": Command(
+        "write the plan as one HTML file for the change board",
+        "One self-contained HTML file: the host, cefw's version, the date and each input "
+        "file with its SHA-256; a diagram of who connects to which component on which "
+        "port; the rules, the listeners with where each port came from, and the findings "
+        "with what to do. No script and no external request; prints well.",
+        ["cefw report -o ce-ports.html",
+         "cefw report --example core-host -o ce-ports.html"],
+        _args_report, cmd_report),
 }
 
 
