@@ -24,8 +24,8 @@ EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceb
 # --format NAME -> the module under cefw.render that shows it, by what is shown: a Plan,
 # or the outcome of a change / an audit (their "table" is the plain-text change list).
 VIEWS: dict[str, dict[str, str]] = {
-    "table": {"plan": "table", "change": "changes"},
-    "json": {"plan": "json", "change": "json"},
+    "table": {"plan": "table", "change": "changes", "why": "why"},
+    "json": {"plan": "json", "change": "json", "why": "json"},
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
@@ -144,6 +144,13 @@ def _args_report(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
                    help="write the HTML file here (default: standard output)")
+
+
+def _args_why(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="PORT|RULE|COMPONENT",
+                   help="a port (9998, udp/40010), a rule name or a component id")
+    _add_inputs(p)
+    _add_format(p, "why")
 
 
 def _args_list(p: argparse.ArgumentParser) -> None:
@@ -314,6 +321,14 @@ def cmd_report(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_why(args: argparse.Namespace, out: IO[str]) -> int:
+    from .plan.explain import explain
+
+    found = explain(_plan(args), args.target)
+    _show(found, "why", args, out)
+    return found.exit_status
+
+
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
     from .apply.state import load_snapshot
@@ -457,6 +472,16 @@ COMMANDS: dict[str, Command] = {
         ["cefw report -o ce-ports.html",
          "cefw report --example core-host -o ce-ports.html"],
         _args_report, cmd_report),
+    "why": Command(
+        "explain a port, a rule or a component: from the config file to the rule",
+        "The chain in a few lines: the port, the listener, the file, line and element "
+        "(or registry value, or vendor default) it came from, the vendor's Source "
+        "column, the site zone and the rule; or why there is no rule (loopback only, "
+        "disabled, an empty zone). Exit 1 when nothing in the plan matches a port.",
+        ["cefw why 9998 --example core-host", "cefw why udp/40010 --example core-host",
+         "cefw why CE-WebService-TCP-dynamic --example core-host",
+         "cefw why WebService --example core-host"],
+        _args_why, cmd_why),
 }
 
 
