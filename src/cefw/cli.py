@@ -24,8 +24,8 @@ EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceb
 # --format NAME -> the module under cefw.render that shows it, by what is shown: a Plan,
 # or the outcome of a change / an audit (their "table" is the plain-text change list).
 VIEWS: dict[str, dict[str, str]] = {
-    "table": {"plan": "table", "change": "changes", "why": "why"},
-    "json": {"plan": "json", "change": "json", "why": "json"},
+    "table": {"plan": "table", "change": "changes", "why": "why", "diff": "diff"},
+    "json": {"plan": "json", "change": "json", "why": "json", "diff": "json"},
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
@@ -151,6 +151,15 @@ def _args_why(p: argparse.ArgumentParser) -> None:
                    help="a port (9998, udp/40010), a rule name or a component id")
     _add_inputs(p)
     _add_format(p, "why")
+
+
+def _args_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="a plan saved with `cefw plan --json`, or a "
+                   "copied CE install folder")
+    p.add_argument("b", metavar="B", nargs="?",
+                   help="the same (default: the plan of the host the inputs name)")
+    _add_inputs(p)
+    _add_format(p, "diff")
 
 
 def _args_list(p: argparse.ArgumentParser) -> None:
@@ -329,6 +338,38 @@ def cmd_why(args: argparse.Namespace, out: IO[str]) -> int:
     return found.exit_status
 
 
+def _side(text: str, args: argparse.Namespace) -> Any:
+    """One side of `cefw diff`: a plan JSON file, or an install folder read with the
+    command line's other inputs (its --site, --program-dir: the same for both hosts)."""
+    from .plan.compare import Side, load_plan_file
+    from .plan.make import make_plan
+    from .readers.context import Inputs
+
+    path = Path(text)
+    if path.is_dir():
+        inputs = Inputs(install_dir=path, program_dir=args.program_dir, site=args.site)
+        return Side(f"{text} (install folder)", make_plan(inputs).to_json())
+    if not path.exists():
+        raise InputError(text, "", "no such file or folder",
+                         "give a plan saved with `cefw plan --json > plan.json`, or a "
+                         "copied CE install folder")
+    return Side(text, load_plan_file(path))
+
+
+def cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
+    from .plan.compare import Side, compare
+
+    a = _side(args.a, args)
+    if args.b:
+        b = _side(args.b, args)
+    else:
+        plan = _plan(args)
+        b = Side(f"this host ({plan.host.install_dir})", plan.to_json())
+    found = compare(a, b)
+    _show(found, "diff", args, out)
+    return found.exit_status
+
+
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
     from .apply.state import load_snapshot
@@ -482,6 +523,17 @@ COMMANDS: dict[str, Command] = {
          "cefw why CE-WebService-TCP-dynamic --example core-host",
          "cefw why WebService --example core-host"],
         _args_why, cmd_why),
+    "diff": Command(
+        "compare two plans (exit 1 when they differ)",
+        "Rules added, removed and changed, listeners whose port moved, findings new and "
+        "gone, between two plans: HA primary against secondary, before against after an "
+        "upgrade. A and B are plans saved with `cefw plan --json` or copied install "
+        "folders; without B, A is compared with the plan of the host the inputs name. "
+        "Exit 0 when they are the same, 1 when they differ, 2 on bad input.",
+        ["cefw plan --json > before.json", "cefw diff before.json",
+         "cefw diff primary.json secondary.json",
+         "cefw diff ./primary-copy ./secondary-copy --site site.toml --json"],
+        _args_diff, cmd_diff),
 }
 
 
