@@ -273,15 +273,34 @@ def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     from .platforms import EXPORTS, exporter
 
+    if args.policy_store and args.format != "powershell":
+        raise CefwError(f"--policy-store works with --format powershell only, not "
+                        f"{args.format}", "drop --policy-store, or export PowerShell "
+                        "(Open-NetGPO writes into the Group Policy object)")
     plan = _plan(args)
-    text = exporter(args.format).render(plan, policy_store=args.policy_store)
+    module = exporter(args.format)
+    text = module.render(plan, policy_store=args.policy_store)
     if args.output:
         export = EXPORTS[args.format]
-        args.output.write_text(text, encoding=export.encoding, newline=export.newline)
-        print(f"cefw: wrote {args.output} ({len(plan.rules)} rules)", file=sys.stderr)
+        _write_file(args.output, text, export.encoding, export.newline)
+        print(_export_summary(args.output, len(plan.rules), module.left_out(plan)),
+              file=sys.stderr)
     else:
         out.write(text)
     return EXIT_OK
+
+
+def _export_summary(path: Path, planned: int, left_out: list[tuple[str, str]]) -> str:
+    held = planned - len(left_out)
+    text = f"cefw: wrote {path}: the script holds {held} of the plan's {planned} rule(s)"
+    if not left_out:
+        return text
+    reasons: dict[str, list[str]] = {}
+    for name, why in left_out:
+        reasons.setdefault(why, []).append(name)
+    lines = [f"{text}; {len(left_out)} left out:"]
+    lines += [f"  {', '.join(names)}: {why}" for why, names in reasons.items()]
+    return "\n".join(lines)
 
 
 def _write_file(path: Path, text: str, encoding: str = "utf-8", newline: str | None = None
@@ -588,7 +607,9 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         parser.print_help(stream)
         return EXIT_ERROR
     try:
-        return COMMANDS[args.command].run(args, stream)
+        status = COMMANDS[args.command].run(args, stream)
+        stream.flush()  # a closed pipe shows here, inside the try, not at exit
+        return status
     except CefwError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_status
@@ -596,6 +617,12 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         print("cefw: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # `cefw plan | head -1`: the reader has all it wanted. Point stdout at devnull
+        # so the interpreter's own flush at exit finds nothing to complain about.
+        from contextlib import suppress
+
+        with suppress(OSError, ValueError):  # stdout may be no file (tests: StringIO)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # a bug: say so plainly; the traceback only on request
         if os.environ.get("CEFW_DEBUG"):

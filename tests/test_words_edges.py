@@ -1,0 +1,70 @@
+"""Part 5 of issue 9: the edges an administrator meets (a closed pipe, a missing output
+folder, the export summary, options that do not go together)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cefw.cli import main
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out=out), out.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["plan", "--example", "core-host"],
+                                  ["plan", "--example", "core-host", "--json"],
+                                  ["components"]])
+def test_a_closed_pipe_exits_quietly(argv: list[str]) -> None:
+    """`cefw plan | head -1`: the reader went away; no traceback, no message, status 0."""
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([sys.executable, "-m", "cefw", *argv], stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(write)
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_head_1_through_a_real_shell_pipe() -> None:
+    done = subprocess.run(f"{sys.executable} -m cefw plan --example core-host | head -1",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "Contact Expert host: roles core\n" and done.stderr == ""
+
+
+def test_export_to_a_missing_folder_exits_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    status = main(["export", "--example", "core-host", "--format", "nft",
+                   "-o", str(tmp_path / "missing" / "ce.nft")])
+    assert status == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_export_summary_counts_what_the_script_holds(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "ce.nft"
+    assert main(["export", "--example", "core-host", "--format", "nft",
+                 "-o", str(target)]) == 0
+    err = capsys.readouterr().err
+    import re
+
+    # The rules the script holds: their names in accept comments, each once.
+    held = len(set(re.findall(r'accept comment "(CE-[^"]+)"', target.read_text())))
+    assert f"the script holds {held} of the plan's 27 rule(s); 5 left out" in err
+    assert "CE-AgentFactory-TCP-dynamic" in err and "nftables cannot match a program" in err
+    target = tmp_path / "ce.cmd"
+    assert main(["export", "--example", "agent-pc", "--format", "netsh",
+                 "-o", str(target)]) == 0
+    written = target.read_text().count("advfirewall firewall add rule")
+    assert f"the script holds {written} of the plan's 1 rule(s)" in capsys.readouterr().err
+
+
+def test_policy_store_with_netsh_is_refused(capsys) -> None:  # type: ignore[no-untyped-def]
+    status = main(["export", "--example", "agent-pc", "--format", "netsh",
+                   "--policy-store", "CORP\\CE Servers"])
+    assert status == 2
+    assert "--policy-store works with --format powershell only" in capsys.readouterr().err
