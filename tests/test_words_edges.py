@@ -68,3 +68,49 @@ def test_policy_store_with_netsh_is_refused(capsys) -> None:  # type: ignore[no-
                    "--policy-store", "CORP\\CE Servers"])
     assert status == 2
     assert "--policy-store works with --format powershell only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "fix"), [
+    ('[host]\nprogram_dir = "D:\\CE"\n', "use single quotes for Windows paths"),
+    ("[zones]\nservers = [198.18.0.10]\n", "quote each address"),
+    ("[zones]\nservers = [2001:db8::1]\n", "quote each address"),
+])
+def test_site_file_mistakes_get_the_fix_that_works(tmp_path: Path, capsys, text: str,  # type: ignore[no-untyped-def]
+                                                   fix: str) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(text, "utf-8")
+    assert main(["plan", "--example", "agent-pc", "--site", str(site)]) == 2
+    assert f"fix: {fix}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["CE", "Program Files\\CE", "/opt/ce", "D:CE"])
+def test_program_dir_must_be_an_absolute_windows_path(capsys, value: str) -> None:  # type: ignore[no-untyped-def]
+    assert main(["plan", "--example", "agent-pc", "--program-dir", value]) == 2
+    assert "is not an absolute Windows path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["D:\\CE", "C:/CE", "\\\\srv\\share\\CE"])
+def test_absolute_windows_paths_are_taken(value: str) -> None:
+    status, text = run("plan", "--example", "agent-pc", "--program-dir", value, "--json")
+    assert status == 0 and value.replace("\\", "\\\\") in text
+
+
+def test_zones_open_to_everyone_and_the_public_profile_get_findings(tmp_path: Path) -> None:
+    import json
+
+    site = tmp_path / "site.toml"
+    site.write_text('[zones]\nservers = ["0.0.0.0/0"]\nclients = ["::/0"]\n'
+                    '[rules]\nprofiles = ["domain", "private", "public"]\n', "utf-8")
+    plan = json.loads(run("plan", "--example", "agent-pc", "--site", str(site), "--json")[1])
+    codes = [f["code"] for f in plan["findings"]]
+    assert codes.count("zone-open-to-all") == 2 and "public-profile" in codes
+    site.write_text('[zones]\nservers = ["198.18.0.10"]\nclients = ["198.18.32.0/20"]\n')
+    plan = json.loads(run("plan", "--example", "agent-pc", "--site", str(site), "--json")[1])
+    assert not {"zone-open-to-all", "public-profile"} & {f["code"] for f in plan["findings"]}
+
+
+def test_markdown_escapes_what_github_and_azure_devops_would_take_for_html() -> None:
+    status, text = run("plan", "--example", "core-host", "--format", "markdown")
+    assert status == 0
+    assert "iiop://:&lt;port&gt;" in text and "&lt;Endpoint&gt;" in text
+    assert "<port>" not in text and "<Endpoint>" not in text

@@ -46,6 +46,10 @@ CODES: dict[str, tuple[str, str]] = {
                                 "effect"),
     "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
                                       "default: cefw's accepts do not overrule it"),
+    "zone-open-to-all": ("medium", "a site zone holds every address (any, 0.0.0.0/0, ::/0): "
+                                   "its rules are open to everyone"),
+    "public-profile": ("medium", "the rules apply in the public profile: CE ports open on "
+                                 "any untrusted network the machine joins"),
 }
 
 
