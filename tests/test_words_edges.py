@@ -114,3 +114,15 @@ def test_markdown_escapes_what_github_and_azure_devops_would_take_for_html() -> 
     assert status == 0
     assert "iiop://:&lt;port&gt;" in text and "&lt;Endpoint&gt;" in text
     assert "<port>" not in text and "<Endpoint>" not in text
+
+
+def test_components_shows_the_vendors_table() -> None:
+    from cefw import catalog
+
+    status, text = run("components")
+    assert status == 0
+    assert text.splitlines()[0].split() == ["Component", "Role", "Ports", "Source"]
+    assert "ServerAgent                     core  TCP 9998" in text
+    assert "  configured in: ServerAgent.Config.xml; program: Services\\ServerAgent" in text
+    assert len([line for line in text.splitlines() if not line.startswith(" ")]) == \
+        len(catalog.COMPONENTS) + 1

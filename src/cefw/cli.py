@@ -441,8 +441,13 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
             "dynamic": c.dynamic, "sources": list(c.sources),
             "configured_in": list(c.config)} for c, _ in rows]}))
         return EXIT_OK
+    # The vendor's table: component, ports, Source (who connects); under each, where
+    # its port is configured and its program under the install folder.
+    out.write(f"{'Component':31} {'Role':5} {'Ports':27} Source\n")
     for c, ports in rows:
-        out.write(f"{c.id:32} {c.role:5} {ports:28} {c.program}\n")
+        where = ", ".join(c.config) or "listens on nothing"
+        out.write(f"{c.id:31} {c.role:5} {ports:27} {', '.join(c.sources)}\n"
+                  f"  configured in: {where}; program: {c.program}\n")
     return EXIT_OK
 
 
