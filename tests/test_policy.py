@@ -195,7 +195,8 @@ def test_a_zone_of_any_opens_to_any():
     rules, findings = policy.build([ep("NamingService", (9999, 9999))],
                                    site(clients=(ANY,)))
     assert rules[0].remote_addresses == (ANY,)
-    assert findings == []  # the site said so: not an unscoped rule
+    # The site said so: not an unscoped rule, but a zone open to everyone (issue 9).
+    assert [f.code for f in findings] == ["zone-open-to-all"]
 
 
 # --- findings about listeners ------------------------------------------------------------

@@ -24,8 +24,8 @@ EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceb
 # --format NAME -> the module under cefw.render that shows it, by what is shown: a Plan,
 # or the outcome of a change / an audit (their "table" is the plain-text change list).
 VIEWS: dict[str, dict[str, str]] = {
-    "table": {"plan": "table", "change": "changes"},
-    "json": {"plan": "json", "change": "json"},
+    "table": {"plan": "table", "change": "changes", "why": "why", "diff": "diff"},
+    "json": {"plan": "json", "change": "json", "why": "json", "diff": "json"},
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
@@ -102,6 +102,13 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 def _args_plan(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     _add_format(p, "plan")
+    _add_wide(p)
+
+
+def _add_wide(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wide", action="store_true",
+                   help="table: every column, full program paths and addresses, the full "
+                   "place each port came from (the default fits 80 and 120 columns)")
 
 
 def _args_change(p: argparse.ArgumentParser) -> None:
@@ -198,6 +205,26 @@ def _args_probe(p: argparse.ArgumentParser) -> None:
                    help="connects at once (default 64)")
     p.add_argument("--json", action="store_true", help="results as JSON")
     _add_inputs(p)
+def _args_report(p: argparse.ArgumentParser) -> None:
+    _add_inputs(p)
+    p.add_argument("--output", "-o", type=Path, metavar="FILE",
+                   help="write the HTML file here (default: standard output)")
+
+
+def _args_why(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="PORT|RULE|COMPONENT",
+                   help="a port (9998, udp/40010), a rule name or a component id")
+    _add_inputs(p)
+    _add_format(p, "why")
+
+
+def _args_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="a plan saved with `cefw plan --json`, or a "
+                   "copied CE install folder")
+    p.add_argument("b", metavar="B", nargs="?",
+                   help="the same (default: the plan of the host the inputs name)")
+    _add_inputs(p)
+    _add_format(p, "diff")
 
 
 def _args_list(p: argparse.ArgumentParser) -> None:
@@ -238,8 +265,18 @@ def _show(view: Any, kind: str, args: argparse.Namespace, out: IO[str]) -> None:
     """Render `view` (a Plan, an Outcome, an AuditReport) in the chosen --format."""
     module = import_module(f".render.{VIEWS[args.format][kind]}", __package__)
     tty = bool(getattr(out, "isatty", lambda: False)())
-    # A terminal gets its own width; a file or pipe (a change ticket) a generous one.
-    out.write(module.render(view, width=terminal_width(180) if tty else 180, color=tty))
+    # A terminal gets its own width; a file or pipe (a change ticket) COLUMNS, else a
+    # generous 180.
+    width = terminal_width(180) if tty else _columns(180)
+    out.write(module.render(view, width=width, color=tty,
+                            wide=bool(getattr(args, "wide", False))))
+
+
+def _columns(fallback: int) -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return fallback
 
 
 # -- commands --------------------------------------------------------------------------
@@ -311,17 +348,23 @@ def _policy_findings(args: argparse.Namespace, plan: Any) -> list[Any]:
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     from .platforms import EXPORTS, exporter
 
+    if args.policy_store and args.format != "powershell":
+        raise CefwError(f"--policy-store works with --format powershell only, not "
+                        f"{args.format}", "drop --policy-store, or export PowerShell "
+                        "(Open-NetGPO writes into the Group Policy object)")
     plan = _plan(args)
     export = EXPORTS[args.format]
+    module = exporter(args.format)
     options = {"policy_store": args.policy_store}
     if args.role:
         options["role"] = args.role
-    text = exporter(args.format).render(plan, **options)
+    text = module.render(plan, **options)
     if export.encoding is None:
         return _write_binary(text, args, out)
     if args.output:
-        args.output.write_text(text, encoding=export.encoding, newline=export.newline)
-        print(f"cefw: wrote {args.output} ({len(plan.rules)} rules)", file=sys.stderr)
+        _write_file(args.output, text, export.encoding, export.newline)
+        print(_export_summary(args.output, len(plan.rules), module.left_out(plan)),
+              file=sys.stderr)
     else:
         out.write(text)
     return EXIT_OK
@@ -330,7 +373,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
 def _write_binary(data: bytes, args: argparse.Namespace, out: IO[str]) -> int:
     """A binary export (Registry.pol) goes to -o FILE or a pipe, never to a terminal."""
     if args.output:
-        args.output.write_bytes(data)
+        _write_file(args.output, data)
         print(f"cefw: wrote {args.output} ({len(data)} bytes)", file=sys.stderr)
         return EXIT_OK
     buffer = getattr(out, "buffer", None)
@@ -341,6 +384,108 @@ def _write_binary(data: bytes, args: argparse.Namespace, out: IO[str]) -> int:
     buffer.write(data)
     buffer.flush()
     return EXIT_OK
+
+
+def _export_summary(path: Path, planned: int, left_out: list[tuple[str, str]]) -> str:
+    held = planned - len(left_out)
+    text = f"cefw: wrote {path}: the script holds {held} of the plan's {planned} rule(s)"
+    if not left_out:
+        return text
+    reasons: dict[str, list[str]] = {}
+    for name, why in left_out:
+        reasons.setdefault(why, []).append(name)
+    lines = [f"{text}; {len(left_out)} left out:"]
+    lines += [f"  {', '.join(names)}: {why}" for why, names in reasons.items()]
+    return "\n".join(lines)
+
+
+def _write_file(path: Path, text: str | bytes, encoding: str = "utf-8",
+                newline: str | None = None) -> None:
+    """Write an output file the user named; a folder that is not there is their mistake
+    (exit 2 with a message), not a bug."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(str(path), "", f"the folder {folder} does not exist",
+                         "create it first, or give -o a path in an existing folder")
+    try:
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding=encoding, newline=newline)
+    except OSError as exc:
+        raise InputError(str(path), "", f"cannot write the file ({exc.strerror})",
+                         "check the path and that you may write there") from None
+
+
+def _report_date() -> str:
+    """Today (UTC), or SOURCE_DATE_EPOCH's date: the reproducible-builds convention,
+    so a report can be made again byte for byte (and tested against a golden file)."""
+    from datetime import UTC, datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
+    return when.strftime("%Y-%m-%d")
+
+
+def cmd_report(args: argparse.Namespace, out: IO[str]) -> int:
+    from . import __version__
+    from .plan.inputs import input_files, shown
+    from .plan.make import make_plan
+    from .render import report
+
+    inputs = _inputs(args)
+    plan = make_plan(inputs)
+    text = report.render(plan, inputs=input_files(inputs, plan), version=__version__,
+                         generated=_report_date(),
+                         install_shown=shown(Path(plan.host.install_dir)))
+    if args.output:
+        _write_file(args.output, text)
+        print(f"cefw: wrote {args.output} ({len(plan.rules)} rules, "
+              f"{len(plan.endpoints)} listeners, {len(plan.findings)} findings)",
+              file=sys.stderr)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def cmd_why(args: argparse.Namespace, out: IO[str]) -> int:
+    from .plan.explain import explain
+
+    found = explain(_plan(args), args.target)
+    _show(found, "why", args, out)
+    return found.exit_status
+
+
+def _side(text: str, args: argparse.Namespace) -> Any:
+    """One side of `cefw diff`: a plan JSON file, or an install folder read with the
+    command line's other inputs (its --site, --program-dir: the same for both hosts)."""
+    from .plan.compare import Side, load_plan_file
+    from .plan.make import make_plan
+    from .readers.context import Inputs
+
+    path = Path(text)
+    if path.is_dir():
+        inputs = Inputs(install_dir=path, program_dir=args.program_dir, site=args.site)
+        return Side(f"{text} (install folder)", make_plan(inputs).to_json())
+    if not path.exists():
+        raise InputError(text, "", "no such file or folder",
+                         "give a plan saved with `cefw plan --json > plan.json`, or a "
+                         "copied CE install folder")
+    return Side(text, load_plan_file(path))
+
+
+def cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
+    from .plan.compare import Side, compare
+
+    a = _side(args.a, args)
+    if args.b:
+        b = _side(args.b, args)
+    else:
+        plan = _plan(args)
+        b = Side(f"this host ({plan.host.install_dir})", plan.to_json())
+    found = compare(a, b)
+    _show(found, "diff", args, out)
+    return found.exit_status
 
 
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
@@ -395,8 +540,13 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
             "dynamic": c.dynamic, "sources": list(c.sources),
             "configured_in": list(c.config)} for c, _ in rows]}))
         return EXIT_OK
+    # The vendor's table: component, ports, Source (who connects); under each, where
+    # its port is configured and its program under the install folder.
+    out.write(f"{'Component':31} {'Role':5} {'Ports':27} Source\n")
     for c, ports in rows:
-        out.write(f"{c.id:32} {c.role:5} {ports:28} {c.program}\n")
+        where = ", ".join(c.config) or "listens on nothing"
+        out.write(f"{c.id:31} {c.role:5} {ports:27} {', '.join(c.sources)}\n"
+                  f"  configured in: {where}; program: {c.program}\n")
     return EXIT_OK
 
 
@@ -548,6 +698,36 @@ COMMANDS: dict[str, Command] = {
          "cefw probe --plan plan.json --target 10.0.1.10 --expect-closed",
          "cefw probe --install-dir ./ce-copy --site site.toml --json"],
         _args_probe, cmd_probe),
+    "report": Command(
+        "write the plan as one HTML file for the change board",
+        "One self-contained HTML file: the host, cefw's version, the date and each input "
+        "file with its SHA-256; a diagram of who connects to which component on which "
+        "port; the rules, the listeners with where each port came from, and the findings "
+        "with what to do. No script and no external request; prints well.",
+        ["cefw report -o ce-ports.html",
+         "cefw report --example core-host -o ce-ports.html"],
+        _args_report, cmd_report),
+    "why": Command(
+        "explain a port, a rule or a component: from the config file to the rule",
+        "The chain in a few lines: the port, the listener, the file, line and element "
+        "(or registry value, or vendor default) it came from, the vendor's Source "
+        "column, the site zone and the rule; or why there is no rule (loopback only, "
+        "disabled, an empty zone). Exit 1 when nothing in the plan matches a port.",
+        ["cefw why 9998 --example core-host", "cefw why udp/40010 --example core-host",
+         "cefw why CE-WebService-TCP-dynamic --example core-host",
+         "cefw why WebService --example core-host"],
+        _args_why, cmd_why),
+    "diff": Command(
+        "compare two plans (exit 1 when they differ)",
+        "Rules added, removed and changed, listeners whose port moved, findings new and "
+        "gone, between two plans: HA primary against secondary, before against after an "
+        "upgrade. A and B are plans saved with `cefw plan --json` or copied install "
+        "folders; without B, A is compared with the plan of the host the inputs name. "
+        "Exit 0 when they are the same, 1 when they differ, 2 on bad input.",
+        ["cefw plan --json > before.json", "cefw diff before.json",
+         "cefw diff primary.json secondary.json",
+         "cefw diff ./primary-copy ./secondary-copy --site site.toml --json"],
+        _args_diff, cmd_diff),
 }
 
 
@@ -602,7 +782,9 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         parser.print_help(stream)
         return EXIT_ERROR
     try:
-        return COMMANDS[args.command].run(args, stream)
+        status = COMMANDS[args.command].run(args, stream)
+        stream.flush()  # a closed pipe shows here, inside the try, not at exit
+        return status
     except CefwError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_status
@@ -610,6 +792,12 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         print("cefw: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # `cefw plan | head -1`: the reader has all it wanted. Point stdout at devnull
+        # so the interpreter's own flush at exit finds nothing to complain about.
+        from contextlib import suppress
+
+        with suppress(OSError, ValueError):  # stdout may be no file (tests: StringIO)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # a bug: say so plainly; the traceback only on request
         if os.environ.get("CEFW_DEBUG"):

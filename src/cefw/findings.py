@@ -50,6 +50,10 @@ CODES: dict[str, tuple[str, str]] = {
                                "block rules win over allow rules"),
     "gpo-local-rules-ignored": ("medium", "Group Policy sets AllowLocalPolicyMerge = 0: "
                                           "local rules (cefw add) are ignored"),
+    "zone-open-to-all": ("medium", "a site zone holds every address (any, 0.0.0.0/0, ::/0): "
+                                   "its rules are open to everyone"),
+    "public-profile": ("medium", "the rules apply in the public profile: CE ports open on "
+                                 "any untrusted network the machine joins"),
 }
 
 

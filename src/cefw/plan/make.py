@@ -60,9 +60,9 @@ def registry_source(inputs: Inputs) -> Source:
 
 def _program_dir(inputs: Inputs, site: Site, install_dir: Path) -> tuple[str, list[Finding]]:
     if inputs.program_dir:
-        return inputs.program_dir, []
+        return _windows_dir(inputs.program_dir, "--program-dir", ""), []
     if site.program_dir:
-        return site.program_dir, []
+        return _windows_dir(site.program_dir, site.path, "[host] program_dir"), []
     if sys.platform == "win32":
         return str(install_dir), []
     return DEFAULT_PROGRAM_DIR, [finding(
@@ -70,6 +70,18 @@ def _program_dir(inputs: Inputs, site: Site, install_dir: Path) -> tuple[str, li
         f"the rules bind programs under {DEFAULT_PROGRAM_DIR}, the vendor's default install "
         f"directory, because {install_dir} is a copy. If CE lives elsewhere on the Windows "
         "host, pass --program-dir or set [host] program_dir in the site file.")]
+
+
+def _windows_dir(value: str, path: str, where: str) -> str:
+    """Rules name programs by their full Windows path: the folder must be one (a drive
+    or a UNC share), or every rule would name a program Windows never runs."""
+    import re
+
+    if not re.match(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)", value):
+        raise InputError(path, where, f"{value!r} is not an absolute Windows path",
+                         "give the folder CE is installed in on the Windows host, e.g. "
+                         "'C:\\Program Files (x86)\\Geomant\\Contact Expert' or 'D:\\CE'")
+    return value
 
 
 def _install_dir(inputs: Inputs) -> tuple[Path, str]:

@@ -70,7 +70,33 @@ def build(endpoints: Sequence[Endpoint], site: Site) -> tuple[list[Rule], list[F
             components=(component,), description=f"{display}. {MANAGED_NOTE}",
         ))
     findings += _unscoped(rules, unknown_zone, site)
+    findings += site_findings(site)
     return rules, findings
+
+
+EVERYONE = (ANY, "0.0.0.0/0", "::/0")
+
+
+def site_findings(site: Site) -> list[Finding]:
+    """Site choices that open CE's ports wider than a company network: a zone holding
+    every address, the public profile. The one owner of `zone-open-to-all` and
+    `public-profile`."""
+    out = []
+    for zone, addresses in site.zones.items():
+        wide = [a for a in addresses if a in EVERYONE]
+        if wide:
+            out.append(finding(
+                "zone-open-to-all", "",
+                f"{site.path}: [zones] {zone} holds {', '.join(wide)}: every rule for "
+                f"{zone} is open to every address, as if there were no site file. List the "
+                f"addresses or networks of the {zone} instead."))
+    if "public" in site.profiles:
+        out.append(finding(
+            "public-profile", "",
+            f"{site.path or 'the rules'}: [rules] profiles includes public: CE's ports are "
+            "open on any untrusted network this machine joins. Use profiles = [\"domain\", "
+            "\"private\"] unless the host's only network is a public one."))
+    return out
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -55,7 +55,7 @@ def load(path: Path) -> Site:
         raise InputError(shown, "", f"not UTF-8 text ({exc.reason})",
                          "save the site file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(shown, "", f"not valid TOML ({exc})", FIX) from None
+        raise InputError(shown, "", f"not valid TOML ({exc})", _toml_fix(path, exc)) from None
     _only(data, {"zones", "rules", "host"}, shown, "")
     zones = _zones(_table(data, "zones", shown), shown)
     rules = _table(data, "rules", shown)
@@ -67,6 +67,25 @@ def load(path: Path) -> Site:
         raise InputError(shown, "[host] program_dir", "must be a string",
                          "write program_dir = 'C:\\Program Files (x86)\\Geomant\\...'")
     return Site(zones, _profiles(rules, shown), program_dir, shown)
+
+
+def _toml_fix(path: Path, exc: Exception) -> str:
+    """The fix for the two mistakes people make in a site file, read off the line TOML
+    stopped at: a Windows path in double quotes, an address without quotes."""
+    import re
+
+    match = re.search(r"at line (\d+)", str(exc))
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        line = lines[int(match.group(1)) - 1] if match else ""
+    except (OSError, UnicodeDecodeError, IndexError):
+        line = ""
+    if "\\" in line and '"' in line:
+        return ("use single quotes for Windows paths: program_dir = 'D:\\CE' (in double "
+                "quotes a backslash starts an escape)")
+    if re.search(r"[\[,]\s*[0-9A-Fa-f:.]+[./:]", line) and '"' not in line:
+        return 'quote each address: servers = ["10.0.1.10", "10.20.0.0/16"]'
+    return FIX
 
 
 def _table(data: dict, name: str, shown: str) -> dict:

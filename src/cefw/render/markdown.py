@@ -13,6 +13,9 @@ def _cell(text: str) -> str:
     # backslash is literal in Markdown except before punctuation, so Windows paths stay
     # as written; only one right before a pipe is doubled, or it would escape the escape.
     text = re.sub(r"\\(?=\|)", r"\\\\", text).replace("|", "\\|")
+    # GitHub and Azure DevOps let raw HTML through: `<Endpoint>` or `iiop://:<port>`
+    # would vanish as an unknown tag. Entities show the text on both.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\r", " ").replace("\n", " ")
 
 

@@ -3,6 +3,9 @@ every format shows the same columns."""
 
 from __future__ import annotations
 
+import ntpath
+import re
+
 from .. import catalog
 from ..model import ANY, GROUP, Endpoint, Plan, Rule
 from ..ports import format_ports
@@ -69,3 +72,138 @@ def counts(plan: Plan) -> str:
     return (f"{len(plan.endpoints)} listeners, {len(plan.rules)} rules in group "
             f"\"{GROUP}\", findings: {shown}")
 
+
+
+# -- the compact view (the default table): short cells that fit 80 and 120 columns ----
+
+def port_cell(ep: Endpoint) -> str:
+    """"TCP 9998", "UDP 40000-40099", "TCP dynamic": one cell that is never split."""
+    return f"{ep.protocol} {ports(ep)}"
+
+
+def rule_port_cell(rule: Rule) -> str:
+    return f"{rule.protocol} {format_ports(rule.local_ports) if rule.local_ports else 'any'}"
+
+
+def source_cell(ep: Endpoint) -> str:
+    """Who connects (the vendor's "Source"), or why nobody may: no rule."""
+    if not ep.enabled:
+        return "disabled: no rule"
+    if ep.loopback_only:
+        return "loopback only"
+    return who(ep.sources)
+
+
+def short_origin(ep: Endpoint) -> str:
+    """Where the port came from, in a few words: the file and line (the full place is in
+    --wide, `cefw why` and the JSON)."""
+    origin = ep.origin
+    line = _line_of(origin.where)
+    if origin.kind == "default":
+        return "vendor default"
+    if origin.kind == "registry":
+        return ntpath.basename(origin.path)  # the value's name: Lync_Recorder_Port
+    name = ntpath.basename(origin.path)
+    return f"{name} line {line}" if line else name
+
+
+def _line_of(where: str) -> str:
+    match = re.match(r"line (\d+)", where)
+    return match.group(1) if match else ""
+
+
+def relative_program(program: str, program_dir: str) -> str:
+    """A rule's program relative to the install folder (full paths stay in JSON and the
+    exports); a program elsewhere keeps its full path."""
+    root = program_dir.rstrip("\\") + "\\"
+    if program.lower().startswith(root.lower()):
+        return program[len(root):]
+    return program
+
+
+def rule_sources(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Rule name -> the vendor's Source of the listeners it opens (server, client)."""
+    by_key: dict[tuple[str, str, bool, str], tuple[str, ...]] = {}
+    for ep in plan.endpoints:
+        if ep.needs_rule:
+            by_key.setdefault((ep.component, ep.protocol, ep.dynamic, ep.program), ep.sources)
+    out = {}
+    for rule in plan.rules:
+        key = (rule.components[0] if rule.components else "", rule.protocol,
+               not rule.local_ports, rule.program)
+        out[rule.name] = by_key.get(key, ())
+    return out
+
+
+def rule_who(rule: Rule, sources: tuple[str, ...]) -> str:
+    if rule.remote_addresses == (ANY,):
+        return "any address"
+    return who(sources) if sources else addresses(rule)
+
+
+def compact_endpoints(plan: Plan) -> Table:
+    headers = ("Component", "Listener", "Port", "Source", "Port from")  # see COMPACT_NOTE
+    body, previous = [], None
+    for ep in plan.endpoints:
+        # The component once per group: the eye finds where the next one starts.
+        shown = ep.component if ep.component != previous else ""
+        previous = ep.component
+        label = ep.label.removeprefix("channel ")  # under a recorder: the channel's name
+        body.append((shown, label, port_cell(ep), source_cell(ep), short_origin(ep)))
+    return headers, body
+
+
+def compact_rules(plan: Plan, profiles: bool = True) -> Table:
+    """`profiles`: a column for them (left out when every rule has the same ones)."""
+    sources = rule_sources(plan)
+    headers = ("Rule", "Port", "Source", *(("Profiles",) if profiles else ()), "Program")
+    body = [(r.name, rule_port_cell(r), rule_who(r, sources[r.name]),
+             *((",".join(r.profiles),) if profiles else ()),
+             relative_program(r.program, plan.host.program_dir)) for r in plan.rules]
+    return headers, body
+
+
+def compact_findings(plan: Plan) -> Table:
+    headers = ("Severity", "Code", "What to do")
+    body = [(f.severity, f.code, f"{f.component}: {f.message}" if f.component else f.message)
+            for f in plan.findings]
+    return headers, body
+
+
+COMPACT_NOTE = ("Source: who connects (the vendor's column), as the site file's zones; "
+                "\"-\" = nobody; loopback only and disabled listeners get no rule. Port "
+                "from: a file and line, a registry value, or the vendor default. Programs "
+                "are under the install folder. Full paths, addresses and places: --wide, "
+                "`cefw why PORT`, --json.")
+
+
+def narrow_endpoints(plan: Plan) -> tuple[Table, set[int]]:
+    """The listeners for a narrow terminal (80 columns): one column names the listener
+    and where its port came from, beside the port and the Source. A component with
+    several listeners gets a heading row (their indices are returned, for a style)."""
+    headers = ("Listener (port from)", "Port", "Source")
+    groups: dict[str, list[Endpoint]] = {}
+    for ep in plan.endpoints:
+        groups.setdefault(ep.component, []).append(ep)
+    body: list[tuple[str, ...]] = []
+    headings: set[int] = set()
+    for component, eps in groups.items():
+        if len(eps) == 1 and not eps[0].label:
+            ep = eps[0]
+            body.append((f"{component} ({short_origin(ep)})", port_cell(ep), source_cell(ep)))
+            continue
+        headings.add(len(body))
+        body.append((component, "", ""))
+        for ep in eps:
+            label = ep.label.removeprefix("channel ")
+            what = f"{label} ({short_origin(ep)})" if label else f"({short_origin(ep)})"
+            body.append((f"  {what}", port_cell(ep), source_cell(ep)))
+    return (headers, body), headings
+
+
+def narrow_rules(plan: Plan, profiles: bool = True) -> Table:
+    """The rules for a narrow terminal: the program on a line under the rule's name."""
+    headers, body = compact_rules(plan, profiles)
+    index = headers.index("Program")
+    shown = [(f"{row[0]}\n  {row[index]}", *row[1:index], *row[index + 1:]) for row in body]
+    return ("Rule, program", *headers[1:index], *headers[index + 1:]), shown

@@ -266,3 +266,8 @@ def cannot_hold(rule: Rule) -> str:
             "comment holds, so cefw could not recognise the rule again",
             "shorten the name it comes from (a component or recording channel name)")
     return ""
+
+
+def left_out(plan: Plan) -> list[tuple[str, str]]:
+    """(rule, why) for each rule the script leaves out: the export summary counts them."""
+    return [(rule.name, why) for rule in plan.rules if (why := cannot_hold(rule))]

@@ -137,3 +137,9 @@ def _profiles(profiles: Sequence[str]) -> str:
     if set(profiles) >= set(PROFILES):
         return "any"
     return ",".join(p for p in PROFILES if p in profiles)
+
+
+def left_out(plan: Plan) -> list[tuple[str, str]]:
+    """(rule, why) for each rule the script leaves out: the export summary counts them."""
+    return [(rule.name, problem) for rule in plan.rules
+            if (problem := _unsafe(rule, description_text(rule)))]

@@ -202,3 +202,8 @@ def _rule_table(rule: Rule, description: str) -> str:
     ]
     body = "\n".join(f"        {key:<13} = {value}" for key, value in rows)
     return "    @{\n" + body + "\n    }"
+
+
+def left_out(plan: Plan) -> list[tuple[str, str]]:
+    """Every rule can be quoted for PowerShell: none is left out."""
+    return []
