@@ -35,7 +35,17 @@ from cefw.errors import ApplyFailed, EnvironmentProblem
 from cefw.model import ANY, Rule
 from cefw.platforms.nftables.backend import NftablesBackend
 from cefw.platforms.nftables.readback import parse_table
-from netns import FILTERED, OPEN, Lab, Netns, format_ports, fresh_netns_runner, unavailable
+from cefw.platforms.nftables.table import PRIORITY_VALUE
+from netns import (
+    FILTERED,
+    OPEN,
+    Lab,
+    Netns,
+    Observer,
+    format_ports,
+    fresh_netns_runner,
+    unavailable,
+)
 from nft_samples import FOREIGN as DEFAULT_DROP_TABLES
 from nft_samples import SAMPLE, SCENARIOS, recorded
 
@@ -278,7 +288,11 @@ def test_dry_run_prints_the_transaction_and_changes_nothing(world: World) -> Non
     server = world.server
     done = cefw_cli(server, *add_args(world, "--dry-run"))
     assert done.returncode == 0, done.stderr
-    assert "table inet contact_expert {}\ndelete table inet contact_expert\n" in done.stdout
+    # No table yet: the address sets are committed first, then the chain that uses them.
+    first, _, second = done.stdout.partition("# 2 of 2: the rules\n")
+    assert "# 1 of 2: the address sets the new rules use, committed first\n" in first
+    assert "\tset sources4_" in first and "chain input" not in first
+    assert "\tchain input {" in second and "\tset " not in second
     assert f"tcp dport {world.plan.rule('DialerServer').ports[0]} drop" in done.stdout
     assert server.ruleset() == world.baseline
 
@@ -424,7 +438,14 @@ def test_not_root_is_refused_with_exit_2(world: World, who: str) -> None:
 # ---------------------------------------------------------------- a changed port, under load
 
 
-def _watchers(world: World, stop: Path, skip: set[int]) -> list[tuple[str, str, subprocess.Popen]]:
+class Watcher(NamedTuple):
+    role: str
+    expect: str  # OPEN or FILTERED
+    keys: list[tuple[str, str, int]]  # (source address, protocol, port) it probes
+    child: subprocess.Popen
+
+
+def _watchers(world: World, stop: Path, skip: set[int]) -> list[Watcher]:
     """Per client host, one loop over the ports it must reach and one over the ports it
     must not (the changing port left out), until `stop` exists."""
     plan = world.plan
@@ -446,11 +467,36 @@ def _watchers(world: World, stop: Path, skip: set[int]) -> list[tuple[str, str, 
                                        "--udp", format_ports(u), "--expect", verdict,
                                        "--timeout", timeout, "--stop", str(stop)),
                              stdout=subprocess.PIPE)
-            out.append((role, verdict, child))
+            source = world.lab[role].v4
+            keys = [(source, "tcp", p) for p in t] + [(source, "udp", p) for p in u]
+            out.append(Watcher(role, verdict, keys, child))
     return out
 
 
+def _rule_verdicts(watchers: list[Watcher], counts: dict) -> tuple[dict, dict]:
+    """From the server's counters: packets a rule dropped that the plan allows, and
+    packets that got past cefw's chain that the plan does not allow, per (source,
+    protocol, port). Every probed key must have been counted, or the observer saw
+    nothing and proves nothing."""
+    dropped, leaked = {}, {}
+    for watcher in watchers:
+        for key in watcher.keys:
+            seen, passed = counts.get(key, (0, 0))
+            assert seen > 0, f"the observer counted no packet for {key}"
+            if watcher.expect == OPEN and passed < seen:
+                dropped[key] = seen - passed
+            if watcher.expect == FILTERED and passed:
+                leaked[key] = passed
+    return dropped, leaked
+
+
 def test_a_changed_port_moves_the_restriction_without_a_wrong_answer(world: World) -> None:
+    """Clients probe every port in loops while `cefw add` moves DialerServer's port.
+    Judged by the server's own counters (an observer table around cefw's chain): no
+    packet from an allowed source is dropped by a rule, none from another source gets
+    past it, and no probe answer is wrong. A probe that got no answer but whose port
+    answers when probed again, with no packet dropped by a rule, was lost to load (2
+    busy cores): reported, not a wrong answer."""
     server, plan = world.server, world.plan
     old = plan.rule("DialerServer").ports[0]
     new = _moved_port(world)
@@ -462,25 +508,35 @@ def test_a_changed_port_moves_the_restriction_without_a_wrong_answer(world: Worl
     assert cefw_cli(server, *add_args(world)).returncode == 0
     stop = world.files / "stop-watching"
     stop.unlink(missing_ok=True)
-    watchers = _watchers(world, stop, skip={old, new})
+    observer = Observer(server, around=PRIORITY_VALUE)
     try:
-        time.sleep(1.0)  # every loop has run a few rounds on the old table
-        changed = cefw_cli(server, *add_args(world, "--install-dir", str(moved),
-                                             "--format", "json"))
-        time.sleep(1.0)  # and a few on the new one
+        watchers = _watchers(world, stop, skip={old, new})
+        try:
+            time.sleep(1.0)  # every loop has run a few rounds on the old table
+            changed = cefw_cli(server, *add_args(world, "--install-dir", str(moved),
+                                                 "--format", "json"))
+            time.sleep(1.0)  # and a few on the new one
+        finally:
+            stop.touch()
+        results = {}
+        for watcher in watchers:
+            output, _ = watcher.child.communicate(timeout=60)
+            results[watcher.role, watcher.expect] = json.loads(output)
+        counts = observer.counts()
     finally:
-        stop.touch()
-    results = {}
-    for role, verdict, child in watchers:
-        output, _ = child.communicate(timeout=30)
-        results[role, verdict] = json.loads(output)
+        observer.close()
     assert changed.returncode == 0, changed.stderr
     outcome = json.loads(changed.stdout)
     assert [(c["action"], c["name"]) for c in outcome["changes"]] == [
         ("update", "CE-DialerServer-TCP")]
+    dropped, leaked = _rule_verdicts(watchers, counts)
+    lost = {key: result["lost"] for key, result in results.items() if result["lost"]}
+    assert dropped == {}, f"packets dropped by a rule that allows them: {dropped}; {lost}"
+    assert leaked == {}, f"packets past cefw's chain that it must drop: {leaked}"
     for key, result in results.items():
-        assert result["wrong"] == [], key  # zero wrong answers across the change
+        assert result["wrong"] == [], (key, result)  # zero wrong answers across the change
         assert result["rounds"] >= (20 if key[1] == OPEN else 4), (key, result)
+    print(f"move: {_figures(results, counts, watchers)}")
 
     # The new port is reachable from its zones only; the old one carries no cefw rule.
     target = world.lab["server"].v4
@@ -493,6 +549,14 @@ def test_a_changed_port_moves_the_restriction_without_a_wrong_answer(world: Worl
             for p in range(low, high + 1) if s.rule.protocol == "TCP"}
     assert new in held and old not in held
     remove(world)
+
+
+def _figures(results: dict, counts: dict, watchers: list[Watcher]) -> str:
+    """One line for the log: probes, answers lost to load, packets counted."""
+    rounds = sum(r["rounds"] for r in results.values())
+    lost = sum(len(r["lost"]) for r in results.values())
+    packets = sum(counts.get(k, (0, 0))[0] for w in watchers for k in w.keys)
+    return f"{rounds} probe rounds, {lost} answers lost without a rule drop, {packets} packets"
 
 
 def test_restore_puts_back_the_rules_saved_before_a_change(world: World) -> None:
@@ -604,3 +668,13 @@ def test_any_rules_round_trip_through_the_kernel(scratch: Netns, rules: list[Rul
     assert not converge(nft, rules, state, dry_run=False).applied
     assert [c for c in calls if "-f" in c] == []  # an unchanged re-run sends nothing
     shutil.rmtree(state.path)
+
+
+def test_lab_hosts_use_only_the_ranges_set_aside_for_tests() -> None:
+    """198.18.0.0/15 (benchmarking) and 2001:db8::/32 (documentation): never a private
+    range that a real network may route."""
+    v4, v6 = ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:db8::/32")
+    for address4, address6 in Lab.ADDRESSES.values():
+        assert ipaddress.ip_address(address4) in v4 and ipaddress.ip_address(address6) in v6
+    assert ipaddress.ip_network(f"198.18.0.0/{Lab.PREFIX[0]}").subnet_of(v4)  # type: ignore[arg-type]
+    assert ipaddress.ip_network(f"2001:db8::/{Lab.PREFIX[1]}").subnet_of(v6)  # type: ignore[arg-type]

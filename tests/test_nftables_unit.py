@@ -21,9 +21,12 @@ from cefw.platforms.nftables.backend import NftablesBackend
 from cefw.platforms.nftables.readback import default_drop_findings, parse_atom, parse_table
 from cefw.platforms.nftables.table import (
     TABLE,
+    canonical_set,
     decode_name,
     encode_name,
+    layout,
     render_script,
+    steps,
     transaction,
 )
 from nft_samples import DATA, SAMPLE, recorded, rule
@@ -98,8 +101,8 @@ def test_transaction_replaces_the_table_in_one_batch_accepts_before_drops() -> N
     assert verdicts == sorted(verdicts), "every accept comes before every drop"
     assert sum(verdicts) == sum(len(r.local_ports) for r in SAMPLE)  # a drop per range
     # The IPv6 part of a mixed rule gets its own accept; `any` gets no address match.
-    assert 'tcp dport 9999 ip6 saddr @sources6_1 accept comment "CE-NamingService-TCP"' \
-        in body
+    v6 = _set_named(("fd00:1::10", "fd00:1::11", "fd00:2::/64"))
+    assert f'tcp dport 9999 ip6 saddr @{v6} accept comment "CE-NamingService-TCP"' in body
     assert "elements = { fd00:1::10, fd00:1::11, fd00:2::/64 }" in transaction(SAMPLE)
     # One nft rule per port range; `any` gets no address match.
     assert [line for line in body if "CE-WebService-TCP" in line] == [
@@ -115,8 +118,9 @@ def test_transaction_replaces_the_table_in_one_batch_accepts_before_drops() -> N
 
 def test_rules_with_the_same_sources_share_one_named_set_and_no_set_is_anonymous() -> None:
     text = transaction(SAMPLE)
-    assert text.count("set sources4_1 {") == 1
-    servers = [line for line in text.splitlines() if "@sources4_1 " in line]
+    name = _set_named(("10.0.1.10", "10.0.1.11"))
+    assert text.count(f"set {name} {{") == 1
+    servers = [line for line in text.splitlines() if f"@{name} " in line]
     assert {line.split('comment "')[1] for line in servers} == {
         'CE-DialerServer-TCP"', 'CE-TelephonyRecorder.CMAPI-TCP"',
         'CE-TelephonyRecorder.CMAPI-UDP"'}
@@ -173,7 +177,8 @@ def test_neighbours_merged_by_nft_still_compare_equal() -> None:
     addresses, so no drift."""
     listing = recorded("sample")
     for obj in listing["nftables"]:  # type: ignore[index]
-        if obj.get("set", {}).get("name") == "sources4_2":
+        if obj.get("set", {}).get("name") == _set_named(("10.0.1.10", "10.0.1.11",
+                                                          "10.0.2.0/24")):
             assert obj["set"]["elem"][:2] == ["10.0.1.10", "10.0.1.11"]  # as written
             obj["set"]["elem"] = [{"range": ["10.0.1.10", "10.0.1.11"]},
                                   {"prefix": {"addr": "10.0.2.0", "len": 24}}]
@@ -316,7 +321,11 @@ def test_first_add_sends_one_transaction_then_an_unchanged_rerun_sends_none(stat
     fake = FakeNft(None)
     outcome = converge(backend(fake), SAMPLE, state, dry_run=False)
     assert outcome.applied and outcome.changes.count(CREATE) == len(SAMPLE)
-    assert fake.transactions() == [transaction(SAMPLE)]
+    # No table yet: the address sets first, then the chain that uses them (table.steps).
+    first, second = fake.transactions()
+    assert (first, second) == steps(SAMPLE, {}, [], exists=False)[:2]
+    assert "\tset " in first and "chain" not in first
+    assert "\tchain input {" in second and "\tset " not in second
     assert outcome.snapshot is not None and outcome.snapshot.is_file()
 
     fake = FakeNft(recorded("sample"))  # the kernel now holds what was sent
@@ -329,7 +338,12 @@ def test_first_add_sends_one_transaction_then_an_unchanged_rerun_sends_none(stat
 def test_dry_run_prints_the_transaction_and_sends_nothing(state) -> None:  # type: ignore[no-untyped-def]
     fake = FakeNft(recorded("drop-missing"))
     outcome = converge(backend(fake), SAMPLE, state, dry_run=True)
-    assert outcome.preview == transaction(SAMPLE)
+    # Every address set is there with the same addresses: kept, only the rules change.
+    chain = transaction(SAMPLE).split("\tchain input {\n", 1)[1]
+    assert outcome.preview == (
+        "table inet contact_expert {}\nflush chain inet contact_expert input\n"
+        "delete chain inet contact_expert input\ntable inet contact_expert {\n"
+        "\tchain input {\n" + chain)
     assert fake.transactions() == []
     assert not state.path.exists()  # neither locked nor snapshotted
 
@@ -405,3 +419,55 @@ def test_default_drop_findings_name_the_tables_that_drop() -> None:
     assert "unconditional reject" in messages[0]
     assert "table ip filter, chain INPUT" in messages[1] and "policy drop" in messages[1]
     assert all(f.severity == "medium" for f in found)
+
+
+def _set_named(addresses: tuple[str, ...]) -> str:
+    """The name the layout gives the set holding `addresses`."""
+    return next(name for name, (_family, held) in layout(SAMPLE).sets.items()
+                if held == addresses)
+
+
+# ---------------------------------------------------------------- two steps, sets first
+
+
+def test_sets_are_named_for_their_addresses() -> None:
+    again = layout(list(reversed(SAMPLE))).sets
+    assert again == layout(SAMPLE).sets  # the same addresses, the same name
+    narrower = [r._replace(remote_addresses=("10.0.1.10", "10.0.1.12"))
+                if r.name == "CE-DialerServer-TCP" else r for r in SAMPLE]
+    assert set(layout(narrower).sets) - set(layout(SAMPLE).sets)  # new addresses: new name
+
+
+def test_steps_commit_new_sets_first_keep_unchanged_ones_and_replace_the_rest() -> None:
+    """A set the new rules need and the table lacks goes in alone, first: created in the
+    same transaction as the rules using it, it matches nothing for a moment (see
+    table.steps). A set with the same addresses stays as it is; one with other
+    addresses under its name (a hand edit) and one no rule uses are replaced / deleted
+    with the rules; foreign chains and objects of the table go too."""
+    sets = layout(SAMPLE).sets
+    kept, edited, *new = sets
+    present = {kept: canonical_set(sets[kept][1]), edited: ("192.0.2.1",),
+               "sources4_old": ("192.0.2.9",)}
+    planned = steps(SAMPLE, present, [("chain", "input"), ("chain", "extra"),
+                                      ("counter", "hits")], exists=True)
+    assert [line.strip().split()[1] for line in planned.sets.splitlines()
+            if line.strip().startswith("set ")] == new
+    assert "chain" not in planned.sets
+    assert planned.undo == "".join(f"delete set inet contact_expert {n}\n" for n in new)
+    swap = planned.swap.splitlines()
+    assert swap[:6] == ["table inet contact_expert {}",
+                        "flush chain inet contact_expert input",
+                        "flush chain inet contact_expert extra",
+                        "delete chain inet contact_expert input",
+                        "delete chain inet contact_expert extra",
+                        "delete counter inet contact_expert hits"]
+    assert set(swap[6:8]) == {f"delete set inet contact_expert {edited}",
+                              "delete set inet contact_expert sources4_old"}
+    assert [line.strip() for line in swap if line.strip().startswith("set ")] == [
+        f"set {edited} {{"]
+    # The first add: the first step makes the table, so undoing it deletes the table.
+    first = steps(SAMPLE, {}, [], exists=False)
+    assert first.undo == "table inet contact_expert {}\ndelete table inet contact_expert\n"
+    # Nothing new: one transaction only.
+    everything = {name: canonical_set(held) for name, (_f, held) in sets.items()}
+    assert steps(SAMPLE, everything, [("chain", "input")], exists=True).sets == ""

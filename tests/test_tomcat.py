@@ -18,16 +18,10 @@ from cefw.plan import policy
 from cefw.readers import tomcat
 from cefw.readers.context import HostContext
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tomcat"
 DATA = Path(__file__).resolve().parent / "data" / "tomcat"
+STOCK_DIR = DATA / "stock"  # shipped with the tests (see its README.md): never skipped
+STOCK = sorted(STOCK_DIR.glob("server-*.xml"))
 PROGRAM = r"C:\CE\Tomcat\bin\tomcat8.exe"
-
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(),
-    reason=f"the stock Tomcat server.xml files are not at {SHARED} (check out ../shared "
-           "beside the repository)",
-)
-STOCK = sorted(SHARED.glob("server-*.xml")) if SHARED.is_dir() else []
 ACTIVE_AJP = {"8.5.50", "9.0.30"}  # the last releases that ship an active AJP connector
 
 
@@ -108,7 +102,11 @@ def line_of(text: str, needle: str, after: int = 0) -> int:
 
 # -- the stock server.xml of each Tomcat release ------------------------------------------
 
-@needs_shared
+def test_the_stock_files_are_shipped():
+    # An empty list would make the test below a silent skip.
+    assert {p.stem for p in STOCK} >= {f"server-{v}" for v in ACTIVE_AJP} and len(STOCK) >= 8
+
+
 @pytest.mark.parametrize("path", STOCK, ids=[p.stem for p in STOCK])
 def test_stock_server_xml(tmp_path, path):
     version = path.stem.removeprefix("server-")
@@ -144,19 +142,17 @@ def test_stock_server_xml(tmp_path, path):
     assert len(reading.endpoints) == len(ports)
 
 
-@needs_shared
 def test_stock_ajp_with_unknown_version_counts_as_all_addresses(tmp_path):
-    reading = read(host(tmp_path, SHARED / "server-9.0.30.xml"))
+    reading = read(host(tmp_path, STOCK_DIR / "server-9.0.30.xml"))
     assert by_port(reading.endpoints)[8009].loopback_only is False
     (ajp,) = [f for f in reading.findings if f.code == "ajp-exposed"]
     assert "version is unknown" in ajp.message
     assert "counts as listening on all addresses" in ajp.message
 
 
-@needs_shared
 def test_stock_ajp_connector_follows_the_version_not_the_file(tmp_path):
     # The 9.0.30 file under a 9.0.31 runtime: same XML, AJP now defaults to loopback.
-    reading = read(host(tmp_path, SHARED / "server-9.0.30.xml",
+    reading = read(host(tmp_path, STOCK_DIR / "server-9.0.30.xml",
                         jar={"server.number": "9.0.31.0"}))
     ajp = by_port(reading.endpoints)[8009]
     assert (ajp.loopback_only, ajp.bind) == (True, "127.0.0.1")

@@ -9,13 +9,21 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...apply.store import ChangeSet, Stored
 from ...errors import ApplyFailed, EnvironmentProblem
 from ...model import Finding, Rule
-from .readback import canonical, default_drop_findings, parse_table
-from .table import FAMILY, TABLE, cannot_hold, check_table_name, transaction
+from .readback import canonical, contents, default_drop_findings, parse_table
+from .table import (
+    FAMILY,
+    TABLE,
+    Steps,
+    cannot_hold,
+    check_table_name,
+    steps,
+    transaction,
+)
 
 INSTALL_FIX = ("install nftables (Debian/Ubuntu: apt-get install nftables; Fedora/RHEL: "
                "dnf install nftables)")
@@ -83,33 +91,58 @@ class NftablesBackend:
     # -- the store
 
     def read(self) -> list[Stored]:
+        data = self._listing()
+        return [] if data is None else parse_table(data, self.table)  # no table: no rules
+
+    def _listing(self) -> Any:
+        """`nft -j list table` as JSON, or None when there is no table."""
         import json
 
         result = self._run(["-j", "list", "table", FAMILY, self.table], None)
         if result.returncode != 0:
             if "No such file or directory" in result.stderr:
-                return []  # no table: cefw has no rules here
+                return None
             raise EnvironmentProblem(f"nft could not list table {FAMILY} {self.table}: "
                                      f"{_first_error(result.stderr)}", INSTALL_FIX)
         try:
-            data = json.loads(result.stdout)
+            return json.loads(result.stdout)
         except ValueError as exc:
             raise EnvironmentProblem(f"nft -j printed something that is not JSON ({exc})",
                                      "update nftables (0.9.3 or newer)") from None
-        return parse_table(data, self.table)
+
+    def steps(self, desired: Sequence[Rule]) -> Steps:
+        """The transactions that replace the table: the address sets first, then the rest
+        (table.steps says why); the whole table in one when there is nothing to keep it
+        for (no rules) or it holds something two steps cannot take apart (table flags)."""
+        data = self._listing() if desired else None
+        found = contents(data, self.table) if data is not None else None
+        if not desired or (found is not None and found.flags):
+            return Steps("", transaction(desired, self.table), "")
+        if found is None:
+            return steps(desired, {}, [], exists=False, table=self.table)
+        return steps(desired, found.sets, found.others, exists=True, table=self.table)
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
-        return transaction(desired, self.table)
+        planned = self.steps(desired)
+        if not planned.sets:
+            return planned.swap
+        return (f"# 1 of 2: the address sets the new rules use, committed first\n"
+                f"{planned.sets}# 2 of 2: the rules\n{planned.swap}")
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
-        text = self.describe(changes, desired)
-        result = self._run(["-f", "-"], text)
-        if result.returncode != 0:
-            raise ApplyFailed(
-                f"nft refused the transaction, so the kernel applied none of it (table "
-                f"{FAMILY} {self.table} is as it was): {result.stderr.strip()}",
-                "fix the cause above and run the command again; `--dry-run` prints "
-                "the transaction")
+        planned = self.steps(desired)
+        for text in (planned.sets, planned.swap):
+            if not text:
+                continue
+            result = self._run(["-f", "-"], text)
+            if result.returncode != 0:
+                if text is planned.swap and planned.undo:  # take the new sets out again
+                    self._run(["-f", "-"], planned.undo)
+                raise ApplyFailed(
+                    f"nft refused the transaction, so the kernel applied none of it (table "
+                    f"{FAMILY} {self.table} is as it was): {result.stderr.strip()}",
+                    "fix the cause above and run the command again; `--dry-run` prints "
+                    "the transaction")
 
     def store_findings(self, desired: Sequence[Rule]) -> list[Finding]:
         import json

@@ -238,6 +238,35 @@ def _collect(data: Any, table: str) -> _Table:
     return found
 
 
+class Contents(NamedTuple):
+    """What cefw's table holds, by object, for the backend's two-step replacement."""
+
+    flags: bool  # the table has flags (dormant...): replace it whole instead
+    sets: dict[str, tuple[str, ...] | None]  # name -> canonical addresses, None: not cefw's
+    others: list[tuple[str, str]]  # (kind, name) of chains, maps, counters...
+
+
+def contents(data: Any, table: str = TABLE) -> Contents:
+    """`nft -j list table inet <table>` -> its objects."""
+    found = Contents(False, {}, [])
+    for obj in data.get("nftables", []):
+        if not isinstance(obj, dict) or len(obj) != 1:
+            continue
+        kind, body = next(iter(obj.items()))
+        if not isinstance(body, dict) or body.get("family") != FAMILY:
+            continue
+        if kind == "table" and body.get("name") == table:
+            found = found._replace(flags=bool(body.get("flags")))
+        elif body.get("table") != table or kind in ("table", "rule", "metainfo"):
+            continue
+        elif kind == "set":
+            nets = _address_set(body)
+            found.sets[str(body.get("name"))] = nets.addresses if nets else None
+        else:
+            found.others.append((kind, str(body.get("name"))))
+    return found
+
+
 def _address_set(body: dict) -> AddressSet | None:
     """A named set's addresses, or None if it is not a set cefw writes."""
     version = {"ipv4_addr": 4, "ipv6_addr": 6}.get(body.get("type"))  # type: ignore[arg-type]
