@@ -6,7 +6,7 @@ Facts of the API these follow (tests/winfw_model.py behaves the same way):
 - Windows reads `10.1.0.0/16` back as `10.1.0.0/255.255.0.0`: values are compared
   normalised (addresses.from_windows), never as text.
 - Name and Description may not contain '|'; a rule may not be named "all".
-- Program paths compare case-insensitively.
+- Program paths compare case-insensitively, after environment variables are expanded.
 """
 
 from __future__ import annotations
@@ -79,9 +79,12 @@ def _ports(value: object) -> tuple[tuple[int, int], ...]:
 
 
 def _program(value: object) -> str:
-    """Windows compares program paths case-insensitively, and so does cefw."""
+    r"""Windows compares program paths case-insensitively, and so does cefw. A path written
+    with environment variables (%ProgramFiles(x86)%\..., as Windows' own rules and some
+    installers write them) compares by what it expands to; an unknown variable stays as
+    written."""
     text = _text(value)
-    return ntpath.normcase(ntpath.normpath(text)) if text else ""
+    return ntpath.normcase(ntpath.normpath(ntpath.expandvars(text))) if text else ""
 
 
 def _protocol(value: object) -> str:
