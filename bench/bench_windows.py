@@ -48,7 +48,8 @@ def plan(port_shift: int = 0) -> list[Rule]:
 def cefw_add(policy: FwPolicy, rules: list[Rule], state: StateDir) -> dict[str, object]:
     policy.reset_counters()
     started = time.perf_counter()
-    outcome = converge(WindowsBackend(policy, policy.new_rule, is_elevated=lambda: True),
+    outcome = converge(WindowsBackend(policy, policy.new_rule, is_elevated=lambda: True,
+                                      null_bstr=policy.null_bstr),
                        rules, state, dry_run=False)
     counts: dict[str, object] = dict(policy.counters())
     counts["changes"] = outcome.changes.summary()

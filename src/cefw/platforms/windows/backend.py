@@ -14,6 +14,13 @@ module is built around (tests/winfw_model.py behaves the same way):
 - Each property set on a stored rule is committed and validated at once: Protocol must
   be set before ports, and a protocol change replaces the rule (new first, old after).
 - New rule objects start disabled: Enabled is always set.
+- INetFwRules.Remove of a name that is not there does nothing and reports success: after
+  rename-and-remove cefw looks the temporary name up (Rules.Item must fail with "not
+  found") before it counts the rule as deleted.
+- A string property is cleared with a null BSTR (com.null_bstr), never None (VT_NULL,
+  which Windows refuses for a BSTR).
+- Properties cefw does not plan (LocalAddresses, EdgeTraversal, the INetFwRule3 lists...)
+  are read too: drift in them is drift (values.OTHER_DEFAULTS).
 Values and their conversions: values.py. The COM calls themselves: com.py.
 """
 
@@ -37,11 +44,14 @@ from .values import (
     MANAGED_PROPS,
     MODIFY_GP_OVERRIDE,
     MODIFY_INBOUND_BLOCKED,
+    OTHER_PROPS,
     PROFILE_BITS,
     PROTOCOL_NAMES,
+    STRING_PROPS,
     _int,
     _text,
     cannot_hold,
+    changed_other_props,
     com_values,
     normalise,
     rule_from_com,
@@ -52,8 +62,15 @@ RESTORE_FIX = ("restore the group from the snapshot cefw saved before the change
                "`cefw restore`")
 
 
+READ_PROPS = (*MANAGED_PROPS, *OTHER_PROPS)  # read for each rule of the group
+
+
 class StoreWriteError(Exception):
     """A write to Windows Firewall failed; this change's own partial work was undone."""
+
+
+class NotRemoved(Exception):
+    """Rules.Remove reported success but the rule is still there."""
 
 
 # -- the backend -----------------------------------------------------------------------
@@ -66,9 +83,11 @@ class WindowsBackend:
     fields = FIELDS
 
     def __init__(self, policy: Any = None, new_rule: Callable[[], Any] | None = None, *,
-                 is_elevated: Callable[[], bool] | None = None, group: str = GROUP) -> None:
+                 is_elevated: Callable[[], bool] | None = None, group: str = GROUP,
+                 null_bstr: Callable[[], Any] | None = None) -> None:
         self._policy_obj = policy
         self._new_rule = new_rule
+        self._null_bstr = null_bstr
         self._is_elevated = is_elevated
         self.group = group
 
@@ -99,7 +118,7 @@ class WindowsBackend:
             for obj in self._policy().Rules:  # the one enumeration
                 if _text(obj.Grouping) != self.group:
                     continue
-                raw = {prop: getattr(obj, prop) for prop in MANAGED_PROPS}
+                raw = {prop: getattr(obj, prop) for prop in READ_PROPS}
                 found.append(Stored(_Handle(obj, raw), rule_from_com(raw)))
         except Exception as exc:
             raise wincom.explain(exc, "reading the Windows Firewall rules") from None
@@ -110,7 +129,8 @@ class WindowsBackend:
             rules = self._policy().Rules
         except Exception as exc:
             raise wincom.explain(exc, "opening the Windows Firewall rules") from None
-        apply_itemwise(_ComStore(rules, self._new_rule or wincom.new_rule), changes)
+        apply_itemwise(_ComStore(rules, self._new_rule or wincom.new_rule,
+                                 self._null_bstr or (lambda: wincom.null_bstr())), changes)
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
         lines = [f"Windows Firewall (COM INetFwPolicy2), group {_show(self.group)}:"]
@@ -194,9 +214,18 @@ class _ComStore:
     """apply.store.RuleWriter over INetFwRules. Each primitive undoes its own partial work if
     one of its writes fails, and returns an undo that restores exactly what it changed."""
 
-    def __init__(self, rules: Any, new_rule: Callable[[], Any]) -> None:
+    def __init__(self, rules: Any, new_rule: Callable[[], Any],
+                 null_bstr: Callable[[], Any]) -> None:
         self._rules = rules
         self._new_rule = new_rule
+        self._null_bstr = null_bstr
+
+    def _setter(self, obj: Any, prop: str, value: Any) -> Callable[[], None]:
+        """One property write, as COM takes it: None on a string is a null BSTR."""
+        def put() -> None:
+            setattr(obj, prop, self._null_bstr() if value is None and prop in STRING_PROPS
+                    else value)
+        return put
 
     def create(self, rule: Rule) -> _Handle:
         handle = _Handle(None, com_values(rule))
@@ -244,7 +273,7 @@ class _ComStore:
              new: Mapping[str, Any]) -> None:
         obj, old = handle.obj, dict(handle.raw)
         for prop in props:
-            journal.do(_setter(obj, prop, new[prop]), _setter(obj, prop, old[prop]))
+            journal.do(self._setter(obj, prop, new[prop]), self._setter(obj, prop, old[prop]))
         handle.raw = {**old, **{p: new[p] for p in props}}
 
     def _remove(self, journal: _Journal, handle: _Handle) -> None:
@@ -252,9 +281,20 @@ class _ComStore:
         obj = handle.obj
         saved = {prop: getattr(obj, prop) for prop in ALL_PROPS}
         temp = _temp_name()
-        journal.do(_setter(obj, "Name", temp), _setter(obj, "Name", saved["Name"]))
+        journal.do(self._setter(obj, "Name", temp), self._setter(obj, "Name", saved["Name"]))
         self._rules.Remove(temp)  # if this fails, the journal renames the rule back
+        self._check_gone(temp)  # Remove of a missing name "has no effect", and no error
         journal.supersede(lambda: self._put_back(handle, saved))
+
+    def _check_gone(self, temp: str) -> None:
+        try:
+            self._rules.Item(temp)
+        except Exception as exc:
+            if wincom.hresult(exc) == wincom.NOT_FOUND:
+                return
+            raise
+        raise NotRemoved(f"Rules.Remove reported success but the rule is still there "
+                         f"(under the temporary name {temp})")
 
     def _put_back(self, handle: _Handle, saved: dict[str, Any]) -> None:
         restored = _Handle(None, saved)
@@ -267,10 +307,6 @@ class _ComStore:
         self._add(journal, fresh)
         self._remove(journal, handle)
         handle.obj, handle.raw = fresh.obj, new
-
-
-def _setter(obj: Any, prop: str, value: Any) -> Callable[[], None]:
-    return lambda: setattr(obj, prop, value)
 
 
 def _settable(values: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -295,8 +331,9 @@ def _changed_props(current: Rule, desired: Rule) -> list[str]:
     """The properties to write to turn `current` (as read) into `desired`, in MANAGED
     order; a property whose normalised value already matches is not written."""
     target = normalise(desired)
-    changed = {FIELD_PROPS[f] for f in FIELDS if getattr(current, f) != getattr(target, f)}
-    return [p for p in MANAGED_PROPS if p in changed]
+    changed = {FIELD_PROPS[f] for f in FIELD_PROPS if getattr(current, f) != getattr(target, f)}
+    return ([p for p in MANAGED_PROPS if p in changed]
+            + changed_other_props(current, target))
 
 
 def _temp_name() -> str:
