@@ -528,7 +528,9 @@ def test_cli_add_twice_audit_remove(cli, policy: FwPolicy,  # type: ignore[no-un
     assert status == 0 and "Changed (windows): 27 to create" in out
     assert "restart the entire application server" in capsys.readouterr().err
     created = policy.counters()
-    assert created["enumerations"] == 1 and created["writes"] == 54
+    # Two enumerations: the host report before the change (rules outside the group,
+    # guard rail 6), then the group's rules read again under the lock.
+    assert created["enumerations"] == 2 and created["writes"] == 54
     policy.reset_counters()
 
     status, out = cli("add")

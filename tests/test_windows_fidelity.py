@@ -261,3 +261,105 @@ def test_a_protocol_change_keeps_nothing_unplanned(policy: FwPolicy, state: Stat
     add(policy, [udp, *plan()[1:]], state)
     values = group_rule(policy, "CE-DialerServer-TCP").values()
     assert values["Protocol"] == 17 and values["EdgeTraversal"] is False
+
+
+# -- guard rail 6: allow rules outside the group that undo cefw's scoping -----------------
+
+DIALER = rf"{CE}\Servers\DialerServer\DialerServer.exe"
+
+
+def vendor_rules(policy: FwPolicy) -> None:
+    """What the vendor's Add-CEFirewallRules and an old netsh guide leave behind, and
+    rules that must not be reported."""
+    # reported: the CE program from anywhere; a program-less port rule from anywhere
+    policy.seed(Name="Contact Expert DialerServer", Grouping="Geomant", Protocol=6,
+                LocalPorts="9905", ApplicationName=DIALER, Enabled=True, Profiles=0x7FFFFFFF)
+    policy.seed(Name="CE Naming (netsh)", Protocol=6, LocalPorts="9990-10000", Enabled=True,
+                Profiles=1, RemoteAddresses="LocalSubnet")
+    # not reported: disabled, outbound, block, another program, narrower, other ports,
+    # a profile the CE rules do not use
+    common = dict(Protocol=6, LocalPorts="9905", Profiles=3)
+    policy.seed(Name="off", ApplicationName=DIALER, Enabled=False, **common)
+    policy.seed(Name="out", Direction=2, Enabled=True, **common)
+    policy.seed(Name="block", Action=0, Enabled=True, **common)
+    policy.seed(Name="other program", ApplicationName=r"C:\Other\x.exe", Enabled=True,
+                **common)
+    policy.seed(Name="narrower", ApplicationName=DIALER, Enabled=True,
+                RemoteAddresses="10.0.1.10", **common)
+    policy.seed(Name="other ports", Protocol=6, LocalPorts="445", Enabled=True, Profiles=3)
+    policy.seed(Name="public only", Protocol=6, LocalPorts="9905", Enabled=True, Profiles=4)
+
+
+def test_audit_names_each_allow_rule_outside_the_group_that_lets_in_more(
+        policy: FwPolicy, state: StateDir) -> None:
+    vendor_rules(policy)
+    add(policy, plan(), state)
+    report = audit(backend(policy), plan(), [])
+    found = [f for f in report.findings if f.code == "foreign-allow-rule"]
+    assert [f.severity for f in found] == ["high", "high"]
+    vendor, netsh = (f.message for f in found)
+    assert "'Contact Expert DialerServer' (group 'Geomant'" in vendor
+    assert "than cefw's CE-DialerServer-TCP" in vendor
+    assert "Remove-NetFirewallRule -DisplayName 'Contact Expert DialerServer'" in vendor
+    assert "'CE Naming (netsh)'" in netsh and "LocalSubnet" in netsh
+    assert "CE-NamingService-TCP" in netsh
+    assert report.exit_status == 1 and report.in_sync
+
+
+def test_add_reports_them_first_and_never_changes_them(policy: FwPolicy, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from cefw.cli import main
+
+    vendor_rules(policy)
+    foreign_before = policy.dump()[0]
+    monkeypatch.setattr(wincom, "open_policy", lambda: policy)
+    monkeypatch.setattr(wincom, "new_rule", policy.new_rule)
+    monkeypatch.setattr(wincom, "null_bstr", policy.null_bstr)
+    monkeypatch.setattr(wincom, "is_elevated", lambda: True)
+    policy.firewall_enabled[2] = False
+    policy.CurrentProfileTypes = 4 | 1  # a NIC in Public, another in Domain
+    out = io.StringIO()
+    status = main(["add", "--example", "core-host", "--backend", "windows",
+                   "--state-dir", str(tmp_path / "state")], out)
+    err = capsys.readouterr().err
+    assert status == 0 and "Changed (windows)" in out.getvalue()
+    head = err.index("before changing anything")
+    assert head < err.index("restart")  # said first, the vendor's note after the change
+    assert "[high] foreign-allow-rule:" in err and "'Contact Expert DialerServer'" in err
+    assert "[high] firewall-off:" in err and "private profile" in err
+    assert "[high] profile-not-covered:" in err and "in the Public profile" in err
+    assert policy.dump()[0] == foreign_before  # read-only outside the group
+
+
+# -- guard rail 5: the active profile --------------------------------------------------------
+
+@pytest.mark.parametrize(("active", "reported"), [(1, False), (3, False), (4, True), (5, True),
+                                                  (0, False)])
+def test_an_active_profile_the_rules_do_not_cover_is_high(policy: FwPolicy, active: int,
+                                                          reported: bool) -> None:
+    policy.CurrentProfileTypes = active  # rules: domain and private
+    found = [f for f in backend(policy).store_findings(plan())
+             if f.code == "profile-not-covered"]
+    assert bool(found) == reported
+    if reported:
+        assert found[0].severity == "high" and "Set-NetConnectionProfile" in found[0].message
+
+
+def test_not_elevated_add_stops_before_the_report(policy: FwPolicy, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from cefw.cli import main
+
+    vendor_rules(policy)
+    monkeypatch.setattr(wincom, "open_policy", lambda: policy)
+    monkeypatch.setattr(wincom, "is_elevated", lambda: False)
+    status = main(["add", "--example", "core-host", "--backend", "windows",
+                   "--state-dir", str(tmp_path / "state")], io.StringIO())
+    err = capsys.readouterr().err
+    assert status == 2 and "not running elevated" in err
+    assert "before changing anything" not in err and policy.counters()["writes"] == 0

@@ -46,6 +46,11 @@ CODES: dict[str, tuple[str, str]] = {
                                 "effect"),
     "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
                                       "default: cefw's accepts do not overrule it"),
+    "profile-not-covered": ("high", "a network is in a Windows profile none of the rules "
+                                    "apply in: CE traffic on it is blocked"),
+    "foreign-allow-rule": ("high", "an enabled allow rule outside the group lets in more "
+                                   "than cefw's rule for the same traffic: cefw's scoping "
+                                   "has no effect"),
 }
 
 

@@ -36,6 +36,7 @@ from ...errors import CefwError, EnvironmentProblem, RollbackFailed
 from ...findings import finding
 from ...model import DEFAULT_PROFILES, GROUP, PROFILES, Finding, Rule
 from . import com as wincom
+from . import foreign
 from .values import (
     ALL_PROPS,
     ANY_PROTOCOL,
@@ -90,6 +91,7 @@ class WindowsBackend:
         self._null_bstr = null_bstr
         self._is_elevated = is_elevated
         self.group = group
+        self._foreign: list[Any] | None = None  # rules outside the group, last read
 
     def _policy(self) -> Any:
         if self._policy_obj is None:
@@ -114,14 +116,17 @@ class WindowsBackend:
                             "filter: cefw only ever works on its own group",
                             "this is a bug in cefw; please report it")
         found: list[Stored] = []
+        others: list[Any] = []
         try:
             for obj in self._policy().Rules:  # the one enumeration
                 if _text(obj.Grouping) != self.group:
+                    others.append(obj)  # looked at by store_findings only
                     continue
                 raw = {prop: getattr(obj, prop) for prop in READ_PROPS}
                 found.append(Stored(_Handle(obj, raw), rule_from_com(raw)))
         except Exception as exc:
             raise wincom.explain(exc, "reading the Windows Firewall rules") from None
+        self._foreign = others
         return found
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
@@ -141,7 +146,9 @@ class WindowsBackend:
     def store_findings(self, desired: Sequence[Rule]) -> list[Finding]:
         used = tuple(p for p in PROFILES if any(p in r.profiles for r in desired))
         try:
-            return self._store_findings(self._policy(), used or DEFAULT_PROFILES)
+            policy = self._policy()
+            return (self._store_findings(policy, used or DEFAULT_PROFILES)
+                    + self._foreign_findings(desired))
         except CefwError:
             raise
         except Exception as exc:
@@ -149,6 +156,7 @@ class WindowsBackend:
 
     def _store_findings(self, policy: Any, profiles: Sequence[str]) -> list[Finding]:
         out: list[Finding] = []
+        out += self._uncovered_profiles(policy, profiles)
         for profile in profiles:
             bit, label = PROFILE_BITS[profile], profile.capitalize()
             if not policy.FirewallEnabled(bit):
@@ -175,6 +183,32 @@ class WindowsBackend:
                 "the current profile blocks all inbound traffic: no allow rule has effect. "
                 "Check \"Block all connections\" in wf.msc or the Group Policy that sets it")))
         return out
+
+    def _uncovered_profiles(self, policy: Any, profiles: Sequence[str]) -> list[Finding]:
+        """INetFwPolicy2.CurrentProfileTypes: the profiles of the networks this host is on
+        now ("Multiple profiles can be returned in the profiles bitmask")."""
+        active = _int(policy.CurrentProfileTypes)
+        missing = [p for p, bit in PROFILE_BITS.items()
+                   if active > 0 and active & bit and p not in profiles]
+        if not missing:
+            return []
+        shown = ", ".join(p.capitalize() for p in missing)
+        rules_in = ", ".join(p.capitalize() for p in profiles)
+        return [finding("profile-not-covered", "", (
+            f"a network of this host is in the {shown} profile, but cefw's rules apply in "
+            f"{rules_in} only: CE traffic on that network is blocked. Either set the "
+            f"network's category (Get-NetConnectionProfile; Set-NetConnectionProfile "
+            f"-InterfaceAlias <name> -NetworkCategory Private), or add "
+            f"{', '.join(repr(p) for p in missing)} to [rules] profiles in the site file"))]
+
+    def _foreign_findings(self, desired: Sequence[Rule]) -> list[Finding]:
+        """Enabled allow rules outside the group that let in more than cefw's rules
+        (foreign.py). Uses the rules of the last read(), else enumerates once."""
+        if not desired:
+            return []
+        if self._foreign is None:
+            self.read()
+        return foreign.scan(self._foreign or (), desired, self.group)
 
 
 # -- writing: exact, undoable primitives -----------------------------------------------
