@@ -407,6 +407,12 @@ def test_the_module_stops_on_error_and_calls_netsecurity_safely() -> None:
     for name, params in netsecurity_calls(psm1):  # none today: it runs cefw
         assert _stops_on_error(params), (name, params)
     assert "$ErrorActionPreference = 'Stop'" in psm1
+    # ...except around cefw itself, whose warnings on stderr must not end the call under
+    # 5.1's redirected hosts: its exit status decides (checked right after).
+    call = psm1.index("& $program @prefix $Verb @Arguments")
+    assert psm1.rindex("$ErrorActionPreference = 'Continue'", 0, call) > psm1.rindex(
+        "function Invoke-Cefw", 0, call)
+    assert psm1.index("$status = $LASTEXITCODE") > call
 
 
 def test_a_rule_with_some_profiles_names_them_without_blanks() -> None:

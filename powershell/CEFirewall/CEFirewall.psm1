@@ -85,6 +85,11 @@ function Invoke-Cefw {
     $command = Get-CefwCommand -CefwPath $CefwPath
     $program = $command[0]
     $prefix = @($command | Select-Object -Skip 1)
+    # Windows PowerShell 5.1 turns the stderr lines of a native program into error records
+    # where its output is redirected (ISE, remoting); under 'Stop' cefw's first warning
+    # (the host report, the restart note) would end the call. cefw's exit status decides,
+    # just below.
+    $ErrorActionPreference = 'Continue'
     & $program @prefix $Verb @Arguments
     $status = $LASTEXITCODE
     if ($status -ne 0) {
