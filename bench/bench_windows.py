@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cefw.apply.operations import converge
+from cefw.apply.operations import audit, converge
 from cefw.apply.state import StateDir
 from cefw.model import GROUP, Rule
 from cefw.platforms.windows.backend import WindowsBackend
@@ -45,11 +45,18 @@ def plan(port_shift: int = 0) -> list[Rule]:
     return rules
 
 
+def windows(policy: FwPolicy) -> WindowsBackend:
+    return WindowsBackend(policy, policy.new_rule, is_elevated=lambda: True,
+                          null_bstr=policy.null_bstr)
+
+
 def cefw_add(policy: FwPolicy, rules: list[Rule], state: StateDir) -> dict[str, object]:
+    """What `cefw add` does: the host report (what audit knows, rules outside the group
+    included), then the change under the lock."""
     policy.reset_counters()
     started = time.perf_counter()
-    outcome = converge(WindowsBackend(policy, policy.new_rule, is_elevated=lambda: True),
-                       rules, state, dry_run=False)
+    windows(policy).store_findings(rules)
+    outcome = converge(windows(policy), rules, state, dry_run=False)
     counts: dict[str, object] = dict(policy.counters())
     counts["changes"] = outcome.changes.summary()
     counts["model ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -68,12 +75,13 @@ def per_rule_lookup(policy: FwPolicy, rules: list[Rule]) -> dict[str, object]:
         if found is None:
             new = policy.new_rule()
             for prop, value in values.items():
-                if not (prop == "LocalPorts" and value == "*"):
+                if value is not None and not (prop == "LocalPorts" and value == "*"):
                     setattr(new, prop, value)
             policy.Rules.Add(new)
         else:  # such tools set every property again, changed or not
             for prop, value in values.items():
-                setattr(found, prop, value)
+                if value is not None:
+                    setattr(found, prop, value)
     counts: dict[str, object] = dict(policy.counters())
     counts["changes"] = "-"
     counts["model ms"] = "-"
@@ -90,6 +98,14 @@ def main() -> None:
         rows.append(("cefw add, first run (group empty)", cefw_add(store, plan(), state)))
         rows.append(("cefw add, unchanged re-run", cefw_add(store, plan(), state)))
         rows.append(("cefw add, one port changed", cefw_add(store, plan(5), state)))
+        store.reset_counters()
+        audit(windows(store), plan(5), [])
+        rows.append(("cefw audit, in sync", {**store.counters(), "changes": "-",
+                                             "model ms": "-"}))
+        store.reset_counters()
+        converge(windows(store), [], state, dry_run=False)
+        rows.append(("cefw remove, 40 rules", {**store.counters(), "changes": "40 deletes",
+                                               "model ms": "-"}))
         older = base.clone()
         for rule in plan():  # 40 CE rules already there, written by another tool
             older.seed(**{**com_values(rule), "Description": "Contact Expert rule"})

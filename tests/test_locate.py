@@ -81,3 +81,29 @@ AGENT = r"C:\CE\Services\ServerAgent\ServerAgent.exe"
 ])
 def test_image_path_quoted_or_not(image: str, program: str) -> None:
     assert _program_of(image) == program
+
+
+def test_32_bit_python_on_64_bit_windows_also_looks_in_programw6432(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under WOW64 both %ProgramFiles% and %ProgramFiles(x86)% name the x86 folder; the
+    64-bit Program Files is only in %ProgramW6432%."""
+    x86, native = tmp_path / "x86", tmp_path / "native"
+    x86.mkdir()
+    (native / "Geomant" / "Contact Expert").mkdir(parents=True)
+    monkeypatch.setenv("ProgramFiles(x86)", str(x86))
+    monkeypatch.setenv("ProgramFiles", str(x86))
+    monkeypatch.setenv("ProgramW6432", str(native))
+    path, how = find_install_dir(FakeWinreg({}))
+    assert path == native / "Geomant" / "Contact Expert"
+    assert how == r"default folder %ProgramW6432%\Geomant\Contact Expert"
+
+
+def test_program_paths_with_environment_variables_compare_after_expansion(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cefw.platforms.windows.values import _program
+
+    monkeypatch.setenv("ProgramFiles(x86)", r"C:\Program Files (x86)")
+    written = r"%ProgramFiles(x86)%\Geomant\Contact Expert\Servers\X\X.exe"
+    planned = r"C:\Program Files (x86)\geomant\Contact Expert\Servers\X\X.exe"
+    assert _program(written) == _program(planned)
+    assert _program(r"%NoSuchVariable%\X.exe") != _program(planned)  # left as written

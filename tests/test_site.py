@@ -151,3 +151,39 @@ def test_missing_site_file(tmp_path):
         load(tmp_path / "nope.toml")
     assert "cannot read the site file" in caught.value.problem
     assert caught.value.path == str(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ('["127.0.0.1"]', "loopback"),
+    ('["10.0.1.10", "127.0.0.0/8"]', "loopback"),
+    ('["::1"]', "loopback"),
+    ('["::ffff:127.0.0.1"]', "loopback"),
+    ('["224.0.0.251"]', "multicast"),
+    ('["239.1.1.0-239.1.1.9"]', "multicast"),
+    ('["ff02::1"]', "multicast"),
+    ('["255.255.255.255"]', "broadcast"),
+])
+def test_loopback_multicast_and_broadcast_are_refused_naming_the_zone(tmp_path, value, kind):
+    """Windows Firewall refuses these in RemoteAddresses (the apply would roll back with an
+    opaque HRESULT): refused when the site file is read, naming the file and the zone."""
+    err = error(tmp_path, f"[zones]\nservers = [\"198.18.0.10\"]\nclients = {value}\n")
+    assert err.where == "[zones] clients" and f"a {kind} address" in err.problem
+    assert "remove it from the zone" in err.fix
+
+
+def test_a_wide_prefix_holding_special_addresses_is_kept(tmp_path):
+    site = load_text(tmp_path, '[zones]\nclients = ["0.0.0.0/1", "198.18.0.0/15"]\n')
+    assert site.zones["clients"] == ("0.0.0.0/1", "198.18.0.0/15")
+
+
+def test_a_loopback_zone_through_the_cli_exits_2_naming_site_toml(tmp_path, capsys):
+    import io
+
+    from cefw.cli import main
+
+    (tmp_path / "site.toml").write_text('[zones]\nservers = ["127.0.0.1"]\n', encoding="utf-8")
+    status = main(["plan", "--example", "core-host", "--site", str(tmp_path / "site.toml")],
+                  io.StringIO())
+    err = capsys.readouterr().err
+    assert status == 2 and "site.toml" in err and "[zones] servers" in err
+    assert "loopback" in err and "Traceback" not in err

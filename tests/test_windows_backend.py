@@ -81,7 +81,8 @@ def state(tmp_path: Path) -> StateDir:
 
 
 def backend(policy: FwPolicy, elevated: bool = True, group: str = GROUP) -> WindowsBackend:
-    return WindowsBackend(policy, policy.new_rule, is_elevated=lambda: elevated, group=group)
+    return WindowsBackend(policy, policy.new_rule, is_elevated=lambda: elevated, group=group,
+                          null_bstr=policy.null_bstr)
 
 
 def names_in_group(policy: FwPolicy) -> list[str]:
@@ -119,7 +120,8 @@ def test_model_refuses_ports_before_protocol(policy: FwPolicy) -> None:
 def test_model_reads_prefixes_back_in_mask_notation(policy: FwPolicy) -> None:
     rule = policy.new_rule()
     rule.RemoteAddresses = "10.0.1.10,10.1.0.0/16,fe80::/64"
-    assert rule.RemoteAddresses == "10.0.1.10,10.1.0.0/255.255.0.0,fe80::/64"
+    # A single IPv4 host has the default mask 255.255.255.255 (put_RemoteAddresses).
+    assert rule.RemoteAddresses == "10.0.1.10/255.255.255.255,10.1.0.0/255.255.0.0,fe80::/64"
 
 
 def test_model_remove_by_name_takes_the_first_rule_of_that_name(policy: FwPolicy) -> None:
@@ -143,7 +145,7 @@ def test_a_written_rule_reads_back_as_its_normal_form(rule: Rule) -> None:
     policy = FwPolicy()
     obj = policy.new_rule()
     for prop, value in com_values(rule).items():
-        if not (prop == "LocalPorts" and value == "*"):
+        if value is not None and not (prop == "LocalPorts" and value == "*"):
             setattr(obj, prop, value)
     policy.Rules.Add(obj)
     stored = policy.Rules.Item(rule.name)
@@ -225,7 +227,8 @@ def test_hand_edited_rule_is_repaired_property_by_property(policy: FwPolicy,
     converge(backend(policy), plan(), state, dry_run=False)
     assert policy.counters()["writes"] == 4
     assert (target.Enabled, target.Action, target.Profiles) == (True, 1, 3)
-    assert target.RemoteAddresses == "10.0.1.10,10.0.1.11,10.0.1.20,10.20.0.0/255.255.0.0"
+    assert target.RemoteAddresses == ("10.0.1.10/255.255.255.255,10.0.1.11/255.255.255.255,"
+                                      "10.0.1.20/255.255.255.255,10.20.0.0/255.255.0.0")
 
 
 def test_protocol_change_replaces_the_rule(policy: FwPolicy, state: StateDir) -> None:
@@ -501,6 +504,7 @@ def cli(policy: FwPolicy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # t
     elevated = {"value": True}
     monkeypatch.setattr(wincom, "open_policy", lambda: policy)
     monkeypatch.setattr(wincom, "new_rule", policy.new_rule)
+    monkeypatch.setattr(wincom, "null_bstr", policy.null_bstr)
     monkeypatch.setattr(wincom, "is_elevated", lambda: elevated["value"])
     state_dir = str(tmp_path / "state")
 
@@ -524,7 +528,9 @@ def test_cli_add_twice_audit_remove(cli, policy: FwPolicy,  # type: ignore[no-un
     assert status == 0 and "Changed (windows): 27 to create" in out
     assert "restart the entire application server" in capsys.readouterr().err
     created = policy.counters()
-    assert created["enumerations"] == 1 and created["writes"] == 54
+    # Two enumerations: the host report before the change (rules outside the group,
+    # guard rail 6), then the group's rules read again under the lock.
+    assert created["enumerations"] == 2 and created["writes"] == 54
     policy.reset_counters()
 
     status, out = cli("add")
@@ -616,6 +622,7 @@ def test_cli_no_restart_note_on_an_agent_pc(policy: FwPolicy, tmp_path: Path,
 
     monkeypatch.setattr(wincom, "open_policy", lambda: policy)
     monkeypatch.setattr(wincom, "new_rule", policy.new_rule)
+    monkeypatch.setattr(wincom, "null_bstr", policy.null_bstr)
     monkeypatch.setattr(wincom, "is_elevated", lambda: True)
     out = io.StringIO()
     status = main(["add", "--example", "agent-pc", "--backend", "windows",

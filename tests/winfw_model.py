@@ -16,12 +16,22 @@ behaves as Windows documents it, so everything above the thin COM adapter
 - Profiles is the NET_FW_PROFILE2 bitmask (1 domain, 2 private, 4 public, 0x7FFFFFFF all);
 - per-profile FirewallEnabled / BlockAllInboundTraffic, LocalPolicyModifyState;
 - counters (enumerations, property reads on stored rules, lookups by name, writes), a
-  failure injected at chosen write positions, writes refused as for a non-admin.
+  failure injected at chosen write positions, writes refused as for a non-admin;
+- late binding (win32com.client.dynamic.Dispatch: names resolved by IDispatch at run
+  time, case-insensitively) and early binding (a pywin32 makepy wrapper: the type
+  library's exact spelling only, `serviceName`), see FwRule;
+- string (BSTR) properties refuse VT_NULL (Python None through IDispatch): clearing one
+  takes a null BSTR, VARIANT(VT_BSTR, None), modelled by NullBstr;
+- INetFwRule2 EdgeTraversalOptions and the INetFwRule3 properties.
+
+Each behaviour names its source in a comment. Where a Microsoft document and this model
+disagree, the document wins: fix the model.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,13 +48,46 @@ PORT_KEYWORDS = {"rpc", "rpc-epmap", "iphttps", "iphttpsin", "iphttpsout", "tere
 ADDRESS_KEYWORDS = {"localsubnet", "dns", "dhcp", "wins", "defaultgateway", "internet",
                     "intranet", "intranetremoteaccess", "playtodevice"}
 
+DISP_E_TYPEMISMATCH = -2147352571  # 0x80020005
+
+# Property names as the type library spells them (FirewallAPI.dll, "NetFwTypeLib"): a
+# type library keeps one spelling per name, and INetFwRule's service property comes out
+# as `serviceName` (issue 8; what pywin32's makepy generates). Late binding does not care
+# about case, early binding does (see FwRule).
 DEFAULTS: dict[str, Any] = {
-    "Name": None, "Description": None, "ApplicationName": None, "ServiceName": None,
+    # INetFwRule (learn.microsoft.com/windows/win32/api/netfw/nn-netfw-inetfwrule)
+    "Name": None, "Description": None, "ApplicationName": None, "serviceName": None,
     "Protocol": 256, "LocalPorts": "*", "RemotePorts": "*", "LocalAddresses": "*",
     "RemoteAddresses": "*", "IcmpTypesAndCodes": None, "Direction": 1, "Interfaces": None,
     "InterfaceTypes": "All", "Enabled": False, "Grouping": None, "Profiles": ALL_PROFILES,
     "EdgeTraversal": False, "Action": 1,
+    # INetFwRule2 (nn-netfw-inetfwrule2): NET_FW_EDGE_TRAVERSAL_TYPE, 0 = deny
+    "EdgeTraversalOptions": 0,
+    # INetFwRule3 (nn-netfw-inetfwrule3): app containers, users, IPsec
+    "LocalAppPackageId": None, "LocalUserOwner": None, "LocalUserAuthorizedList": None,
+    "RemoteUserAuthorizedList": None, "RemoteMachineAuthorizedList": None, "SecureFlags": 0,
 }
+BY_LOWER = {name.lower(): name for name in DEFAULTS}
+# The properties whose type is BSTR (the put_ methods take a BSTR: nf-netfw-inetfwrule-put_*,
+# nf-netfw-inetfwrule3-put_*). Interfaces is a VARIANT (put_Interfaces(VARIANT)).
+STRINGS = {"Name", "Description", "ApplicationName", "serviceName", "LocalPorts",
+           "RemotePorts", "LocalAddresses", "RemoteAddresses", "IcmpTypesAndCodes",
+           "InterfaceTypes", "Grouping", "LocalAppPackageId", "LocalUserOwner",
+           "LocalUserAuthorizedList", "RemoteUserAuthorizedList",
+           "RemoteMachineAuthorizedList"}
+
+
+class NullBstr:
+    """win32com.client.VARIANT(pythoncom.VT_BSTR, None): a null BSTR, the COM way to say
+    "no string". pywin32 turns a plain None into VT_NULL, which IDispatch cannot coerce to
+    the BSTR a put_ method takes (VariantChangeType: VT_NULL converts to nothing,
+    DISP_E_TYPEMISMATCH), so Windows refuses it."""
+
+    def __repr__(self) -> str:
+        return "VARIANT(VT_BSTR, None)"
+
+
+NULL_BSTR = NullBstr()
 
 
 class ComError(Exception):
@@ -80,6 +123,7 @@ class Store:
     fail_at: set[int] = field(default_factory=set)  # write attempts (1-based) that fail
     attempts: int = 0
     deny_writes: bool = False
+    quiet_removes: int = 0  # the next N Rules.Remove calls succeed and remove nothing
 
     def write(self) -> None:
         self.attempts += 1
@@ -91,24 +135,49 @@ class Store:
 
 
 class FwRule:
-    """INetFwRule. Bound to `store` once it is in the collection."""
+    """INetFwRule (with INetFwRule2 and 3). Bound to `store` once it is in the collection.
 
-    def __init__(self, store: Store | None = None, values: dict[str, Any] | None = None):
+    `early`: a pywin32 makepy (gencache) wrapper. Its generated class maps the type
+    library's names to dispatch ids in Python dictionaries, so a name must match exactly:
+    `rule.ServiceName` raises AttributeError where the typelib says `serviceName` (issue 8;
+    pywin32 documents dynamic.Dispatch as the way to avoid generated support,
+    mhammond.github.io/pywin32/html/com/win32com/HTML/misc.html). Late binding
+    (win32com.client.dynamic.Dispatch) asks IDispatch::GetIDsOfNames, which the type
+    library answers without regard to case."""
+
+    def __init__(self, store: Store | None = None, values: dict[str, Any] | None = None,
+                 rule_id: str | None = None, early: bool = False):
         object.__setattr__(self, "_store", store)
         object.__setattr__(self, "_values", dict(values or DEFAULTS))
+        # The rule identifier (FW_RULE wszRuleId, MS-FASP 2.2.37): a new HNetCfg.FWRule
+        # gets one; INetFwRules::Add of a rule whose identifier exists overwrites it.
+        object.__setattr__(self, "_id", rule_id or os.urandom(8).hex())
+        object.__setattr__(self, "_early", early)
+
+    def _name(self, name: str) -> str:
+        if object.__getattribute__(self, "_early"):
+            if name not in DEFAULTS:
+                raise AttributeError(
+                    f"'<win32com.gen_py.NetFwTypeLib.INetFwRule3 instance>' object has no "
+                    f"attribute '{name}'")
+            return name
+        canonical = BY_LOWER.get(name.lower())
+        if canonical is None:
+            raise AttributeError(name)
+        return canonical
 
     def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        if name not in values:
+        if name.startswith("_"):
             raise AttributeError(name)
+        name = self._name(name)
+        values = object.__getattribute__(self, "_values")
         store = object.__getattribute__(self, "_store")
         if store is not None:
             store.counters.reads += 1
         return values[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name not in DEFAULTS:
-            raise AttributeError(f"INetFwRule has no property {name}")
+        name = self._name(name)
         value = _validate(self._values, name, value)
         if self._store is not None:
             if self not in self._store.rules:
@@ -128,8 +197,9 @@ class FwRule:
 class FwRules:
     """INetFwRules."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, early: bool = False) -> None:
         self._store = store
+        self._early = early
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         self._store.counters.enumerations += 1
@@ -141,15 +211,31 @@ class FwRules:
 
     def Add(self, rule: FwRule) -> None:
         values = rule.values()
+        # E_UNEXPECTED: "The method failed because the object is already in the
+        # collection" (nf-netfw-inetfwrules-add, return codes).
         if rule in self._store.rules:
             raise ComError(E_UNEXPECTED, "The object is already in the collection.")
+        # Name: "Required" (nn-netfw-inetfwrule, Remarks table).
         if not values["Name"]:
             raise invalid("a rule needs a Name")
         self._store.write()
-        self._store.rules.append(FwRule(self._store, values))  # a copy; `rule` stays detached
+        # "If a rule with the same rule identifier as the one being submitted already
+        # exists, the existing rule is overwritten" (nf-netfw-inetfwrules-add, Remarks).
+        for stored in self._store.rules:
+            if stored._id == rule._id:
+                object.__setattr__(stored, "_values", values)
+                return
+        # A copy: `rule` stays detached ("to retrieve and modify existing rules,
+        # instances of this interface must be retrieved through INetFwRules").
+        self._store.rules.append(FwRule(self._store, values, rule._id, self._early))
 
     def Remove(self, name: str) -> None:
         self._store.write()
+        if self._store.quiet_removes > 0:  # lever: Remove leaves the rule where it is
+            self._store.quiet_removes -= 1
+            return
+        # "If a rule specified by the name parameter does not exist in the collection,
+        # the Remove method has no effect" (nf-netfw-inetfwrules-remove, Remarks).
         for rule in self._store.rules:
             if str(rule._values["Name"] or "").lower() == str(name).lower():
                 self._store.rules.remove(rule)
@@ -166,16 +252,19 @@ class FwRules:
 class FwPolicy:
     """INetFwPolicy2, plus the test's levers."""
 
-    def __init__(self) -> None:
+    def __init__(self, early: bool = False) -> None:
         self.store = Store()
+        self.early = early  # every rule object is a makepy (early-bound) wrapper
         self.firewall_enabled = {1: True, 2: True, 4: True}
         self.block_all_inbound = {1: False, 2: False, 4: False}
         self.LocalPolicyModifyState = 0  # COM names below
+        # "Retrieves the currently active firewall profile ... Multiple profiles can be
+        # returned in the profiles bitmask" (nf-netfw-inetfwpolicy2-get_currentprofiletypes).
         self.CurrentProfileTypes = 1
 
     @property
     def Rules(self) -> FwRules:
-        return FwRules(self.store)
+        return FwRules(self.store, self.early)
 
     def FirewallEnabled(self, profile: int) -> bool:
         return self.firewall_enabled[profile]
@@ -186,24 +275,34 @@ class FwPolicy:
     # -- test levers ---------------------------------------------------------------
     def new_rule(self) -> FwRule:
         """HNetCfg.FWRule: a detached rule with Windows' defaults (disabled, any protocol)."""
-        return FwRule(None)
+        return FwRule(None, early=self.early)
+
+    def null_bstr(self) -> NullBstr:
+        """What cefw.platforms.windows.com.null_bstr() gives on Windows."""
+        return NULL_BSTR
 
     def seed(self, **values: Any) -> FwRule:
-        """Put a rule into the store without counting it (the state before a test)."""
+        """Put a rule into the store without counting it (the state before a test).
+        Property names in any case (as late binding takes them)."""
         merged = dict(DEFAULTS)
         for name, value in values.items():
-            merged[name] = _validate(merged, name, value)
-        rule = FwRule(self.store, merged)
+            canonical = BY_LOWER[name.lower()]
+            merged[canonical] = (None if value is None  # unset: not a COM write
+                                 else _validate(merged, canonical, value))
+        rule = FwRule(self.store, merged, early=self.early)
         self.store.rules.append(rule)
         return rule
 
-    def clone(self) -> FwPolicy:
-        """The same rules and settings in a new store, counters at zero."""
-        copy = FwPolicy()
-        copy.store.rules = [FwRule(copy.store, r.values()) for r in self.store.rules]
+    def clone(self, early: bool | None = None) -> FwPolicy:
+        """The same rules and settings in a new store, counters at zero; `early` switches
+        the binding mode of the copy."""
+        copy = FwPolicy(self.early if early is None else early)
+        copy.store.rules = [FwRule(copy.store, r.values(), r._id, copy.early)
+                            for r in self.store.rules]
         copy.firewall_enabled = dict(self.firewall_enabled)
         copy.block_all_inbound = dict(self.block_all_inbound)
         copy.LocalPolicyModifyState = self.LocalPolicyModifyState
+        copy.CurrentProfileTypes = self.CurrentProfileTypes
         return copy
 
     def fail_writes(self, *positions: int) -> None:
@@ -233,22 +332,33 @@ class FwPolicy:
 # -- validation, as Windows does it on every property set ------------------------------
 
 def _validate(values: dict[str, Any], name: str, value: Any) -> Any:
+    if name in STRINGS:
+        if value is None:  # VT_NULL: see NullBstr
+            raise ComError(DISP_E_TYPEMISMATCH, f"Type mismatch. ({name}: VT_NULL is not "
+                           "a BSTR; clear a string with VARIANT(VT_BSTR, None))")
+        if isinstance(value, NullBstr):
+            value = None  # a null BSTR: the property holds no string
     check = _CHECKS.get(name)
-    return check(values, value) if check else value
+    return check(values, value) if check and value is not None else value
 
 
 def _protocol(values: dict[str, Any], value: Any) -> int:
     number = int(value)
     if not 0 <= number <= 256:
         raise invalid(f"protocol {value}")
-    ports_set = any(str(values[p]).strip() not in ("*", "") for p in ("LocalPorts",
-                                                                        "RemotePorts"))
+    ports_set = any(str(values[p] or "*").strip() not in ("*", "")
+                    for p in ("LocalPorts", "RemotePorts"))
     if number not in (6, 17) and ports_set:
         raise invalid("ports are set: clear them before changing the protocol")
     return number
 
 
 def _ports(values: dict[str, Any], value: Any) -> str:
+    # "If you are editing a TCP port rule and converting it into an ICMP rule, first
+    # delete the port, change protocol from TCP to ICMP" (nn-netfw-inetfwrule, Remarks):
+    # ports exist for TCP and UDP only.
+    if str(value).strip() == "*":
+        return "*"
     if values["Protocol"] not in (6, 17):
         raise invalid("ports need Protocol TCP or UDP, set it first")
     text = str(value)
@@ -264,29 +374,49 @@ def _ports(values: dict[str, Any], value: Any) -> str:
 
 
 def _addresses(values: dict[str, Any], value: Any) -> str:
+    """put_RemoteAddresses / put_LocalAddresses (nf-netfw-inetfwrule-put_remoteaddresses,
+    Remarks): comma-delimited tokens; '"*" indicates any remote address. If present, this
+    must be the only token included'; keywords; 'A subnet can be specified using either the
+    subnet mask or network prefix notation. If neither a subnet mask nor a network prefix
+    is specified, the subnet mask defaults to 255.255.255.255'; ranges "start - end"."""
+    tokens = [t.strip() for t in str(value).split(",")]
+    if "*" in tokens:
+        if len(tokens) > 1:
+            raise invalid('"*" must be the only token')
+        return "*"
     out = []
-    for token in (t.strip() for t in str(value).split(",")):
-        if token == "*":
-            return "*"
+    for token in tokens:
         if token.lower() in ADDRESS_KEYWORDS:
             out.append(token)
             continue
         try:
             if "-" in token:
                 first, last = token.split("-", 1)
-                ipaddress.ip_address(first)
-                ipaddress.ip_address(last)
+                for address in (ipaddress.ip_address(first), ipaddress.ip_address(last)):
+                    _not_special(address)
                 out.append(token)
-            elif "/" in token:
-                net = ipaddress.ip_network(token, strict=False)
-                out.append(f"{net.network_address}/{net.netmask}" if net.version == 4
-                           else f"{net.network_address}/{net.prefixlen}")
             else:
-                ipaddress.ip_address(token)
-                out.append(token)
+                net = ipaddress.ip_network(token, strict=False)
+                _not_special(net.network_address)
+                # Windows reads an IPv4 subnet back in mask notation, a single IPv4 host
+                # with its default mask 255.255.255.255; IPv6 keeps the prefix.
+                out.append(f"{net.network_address}/{net.netmask}" if net.version == 4
+                           else str(net.network_address) if net.prefixlen == 128
+                           else f"{net.network_address}/{net.prefixlen}")
         except ValueError:
             raise invalid(f"address {token!r}") from None
     return ",".join(out)
+
+
+def _not_special(address: Any) -> None:
+    """Loopback, multicast and the limited broadcast address are refused (E_INVALIDARG).
+    Source: issue 8's report of Windows behaviour; they are not among the token kinds
+    the put_RemoteAddresses page lists, and a rule never sees such a remote address (the
+    firewall does not filter loopback). No Microsoft page found states the refusal itself:
+    if one contradicts it, the page wins."""
+    if (address.is_loopback or address.is_multicast
+            or str(address) == "255.255.255.255"):
+        raise ValueError(f"{address} is loopback, multicast or broadcast")
 
 
 def _profiles(values: dict[str, Any], value: Any) -> int:
@@ -328,6 +458,10 @@ _CHECKS = {
     "Direction": _choice(1, 2), "Action": _choice(0, 1),
     "Enabled": lambda values, value: bool(value),
     "EdgeTraversal": lambda values, value: bool(value),
+    # NET_FW_EDGE_TRAVERSAL_TYPE: deny 0, allow 1, defer to app 2, defer to user 3
+    "EdgeTraversalOptions": _choice(0, 1, 2, 3),
+    # NET_FW_AUTHENTICATE_TYPE: none 0 ... (ne-icftypes-net_fw_authenticate_type)
+    "SecureFlags": _choice(0, 1, 2, 3, 4, 5),
     "Name": _name, "Description": _no_bar, "IcmpTypesAndCodes": _icmp,
 }
 

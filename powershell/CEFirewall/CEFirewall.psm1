@@ -6,6 +6,9 @@
 # did the rollback, see the snapshot cefw names).
 
 Set-StrictMode -Version 2.0
+# Functions of this module run in the module's scope: they stop at the first failed
+# cmdlet whatever the caller's preference is.
+$ErrorActionPreference = 'Stop'
 
 # Parameter name -> cefw option. Values are passed as one `--option=value` argument, so
 # a value that starts with '-' is never taken for an option.
@@ -44,17 +47,34 @@ function Get-CefwCommand {
     throw 'cefw was not found: install it (pip install cefw) or pass -CefwPath.'
 }
 
+function ConvertTo-NativeArgument {
+    # Windows PowerShell 5.1 puts an argument holding a blank between double quotes as it
+    # is: "--install-dir=C:\Program Files\Contact Expert\" (PowerShell issue #4358, fixed
+    # in PowerShell 6 by pull request #4965). A program reads its command line by the
+    # rules of CommandLineToArgvW ("Parsing C++ command-line arguments", Microsoft Learn):
+    # backslashes before a double quote escape it, so the closing quote becomes part of
+    # the value and the path arrives as ...\Contact Expert". Doubling the trailing
+    # backslashes makes them literal again and the path arrives intact. PowerShell 6 and
+    # later escape them themselves: there the argument goes as it is.
+    param([string] $Value, [int] $Major = $PSVersionTable.PSVersion.Major)
+    if ($Major -lt 6 -and $Value -match '[ \t]' -and $Value -match '(\\+)$') {
+        return $Value + $Matches[1]
+    }
+    return $Value
+}
+
 function ConvertTo-CefwArgument {
     param([System.Collections.IDictionary] $Bound)
     $list = New-Object System.Collections.Generic.List[string]
     foreach ($key in $script:CefwOptions.Keys) {
         if ($Bound.Contains($key)) {
-            $list.Add($script:CefwOptions[$key] + '=' + [string] $Bound[$key])
+            $list.Add((ConvertTo-NativeArgument ($script:CefwOptions[$key] + '=' +
+                        [string] $Bound[$key])))
         }
     }
     if ($Bound.Contains('Registry')) {
         foreach ($file in $Bound['Registry']) {
-            $list.Add('--registry=' + [string] $file)
+            $list.Add((ConvertTo-NativeArgument ('--registry=' + [string] $file)))
         }
     }
     return , $list.ToArray()
@@ -65,6 +85,11 @@ function Invoke-Cefw {
     $command = Get-CefwCommand -CefwPath $CefwPath
     $program = $command[0]
     $prefix = @($command | Select-Object -Skip 1)
+    # Windows PowerShell 5.1 turns the stderr lines of a native program into error records
+    # where its output is redirected (ISE, remoting); under 'Stop' cefw's first warning
+    # (the host report, the restart note) would end the call. cefw's exit status decides,
+    # just below.
+    $ErrorActionPreference = 'Continue'
     & $program @prefix $Verb @Arguments
     $status = $LASTEXITCODE
     if ($status -ne 0) {

@@ -303,11 +303,32 @@ def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
 
     plan = _plan(args)
     backend = _backend(args)
+    _report_host(backend, plan.rules, dry_run=args.dry_run)
     outcome = converge(backend, plan.rules, _state(args), dry_run=args.dry_run)
     _show(outcome, "change", args, out)
     _restart_note(outcome, core="core" in plan.host.roles)
     _warn_findings(plan.findings)
     return EXIT_OK
+
+
+def _report_host(backend: Any, rules: Any, *, dry_run: bool) -> None:
+    """What `cefw audit` knows about the host, said before anything changes (stderr):
+    firewall off, all inbound blocked, Group Policy overriding local rules, another
+    table dropping the traffic, a network in a profile the rules do not cover, allow
+    rules outside the group that undo cefw's scoping. These never stop the change: the
+    rules cefw writes are right either way and needed once the cause is fixed; the admin
+    is told first, in plain words, what will keep them from working."""
+    from .apply.store import split
+
+    backend.check_ready(write=not dry_run)  # not elevated / not root: exit 2 first
+    found = backend.store_findings(split(rules, backend)[0])
+    if not found:
+        return
+    high = sum(1 for f in found if f.severity == "high")
+    print(f"cefw: before changing anything: {len(found)} thing(s) on this host keep CE's "
+          f"rules from working as planned ({high} high):", file=sys.stderr)
+    for item in found:
+        print(f"  [{item.severity}] {item.code}: {item.message}", file=sys.stderr)
 
 
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:

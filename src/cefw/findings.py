@@ -54,6 +54,11 @@ CODES: dict[str, tuple[str, str]] = {
                                    "its rules are open to everyone"),
     "public-profile": ("medium", "the rules apply in the public profile: CE ports open on "
                                  "any untrusted network the machine joins"),
+    "profile-not-covered": ("high", "a network is in a Windows profile none of the rules "
+                                    "apply in: CE traffic on it is blocked"),
+    "foreign-allow-rule": ("high", "an enabled allow rule outside the group lets in more "
+                                   "than cefw's rule for the same traffic: cefw's scoping "
+                                   "has no effect"),
 }
 
 

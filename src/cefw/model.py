@@ -101,8 +101,19 @@ class Rule(NamedTuple):
     direction: str = "in"
     action: str = "allow"
     enabled: bool = True
+    # Store settings cefw does not plan, as read back where they differ from what cefw
+    # writes (Windows: LocalAddresses, EdgeTraversal, ...): (property, value) pairs. A
+    # planned rule has none; a snapshot keeps them, so restore puts them back.
+    other_settings: tuple[tuple[str, object], ...] = ()
 
     def to_json(self) -> dict[str, object]:
+        data = self._json()
+        if self.other_settings:
+            data["other_settings"] = {k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in self.other_settings}
+        return data
+
+    def _json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "display_name": self.display_name,
@@ -136,6 +147,8 @@ class Rule(NamedTuple):
             direction=data.get("direction", "in"),
             action=data.get("action", "allow"),
             enabled=bool(data.get("enabled", True)),
+            other_settings=tuple((str(k), tuple(v) if isinstance(v, list) else v)
+                                 for k, v in dict(data.get("other_settings", {})).items()),
         )
 
 

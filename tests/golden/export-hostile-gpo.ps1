@@ -20,12 +20,19 @@
     outside printable ASCII are written as [char] codes.
 #>
 $ErrorActionPreference = 'Stop'
+# The NetSecurity cmdlets are CDXML functions of a script module: they do not see this
+# script's $ErrorActionPreference (PowerShell issues #4568 and #24389), so a failed
+# cmdlet would print an error and let the script go on. Every NetSecurity call below
+# therefore carries -ErrorAction itself; this default is a second line of defence.
+$PSDefaultParameterValues['*-NetFirewall*:ErrorAction'] = 'Stop'
+$PSDefaultParameterValues['*-NetGPO:ErrorAction'] = 'Stop'
 Set-StrictMode -Version 2.0
 
 $group = 'Contact Expert'
 # Every cmdlet below works in this one Group Policy session; it is saved at the end only,
 # so a failure part way leaves the GPO as it was.
-$session = Open-NetGPO -PolicyStore 'CORP\CE ''Servers'' $(calc)'
+# If opening the GPO fails, the script stops here, before anything else runs.
+$session = Open-NetGPO -PolicyStore 'CORP\CE ''Servers'' $(calc)' -ErrorAction Stop
 $store = @{ GPOSession = $session }
 
 $rules = @(
@@ -36,7 +43,7 @@ $rules = @(
         LocalPort     = @('9905')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\DialerServer\DialerServer.exe'
         RemoteAddress = @('10.0.1.10', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-Hostile-TCP'
@@ -45,7 +52,7 @@ $rules = @(
         LocalPort     = @('9000', '9100-9199')
         Program       = ('C:\CE\O''Brien "x"; calc & $(calc) `whoami` %PATH% ' + [char]0x2019 + 'quote' + [char]0x000A + 'line2 #> <#\Dialer.exe')
         RemoteAddress = @('10.0.1.10', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-Nasty-TCP'
@@ -63,7 +70,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\EmailServer\EmailServer.exe'
         RemoteAddress = @('10.0.1.10', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-Evil''; Remove-Item C:\ -Recurse; '''
@@ -72,7 +79,7 @@ $rules = @(
         LocalPort     = @('9905')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Evil.exe'
         RemoteAddress = @('10.0.1.10', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-Bad"Name & start calc'
@@ -81,15 +88,27 @@ $rules = @(
         LocalPort     = @('9905')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Bad.exe'
         RemoteAddress = @('10.0.1.10', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     }
 )
+
+function Assert-OnlyNotFound($Failures) {
+    # A lookup that finds nothing reports ObjectNotFound: that is an answer. Anything
+    # else (access denied, the service stopped, a bad GPO session) stops the script.
+    foreach ($failure in @($Failures)) {
+        if ($failure.CategoryInfo.Category -ne 'ObjectNotFound') {
+            throw $failure
+        }
+    }
+}
 
 function Get-CERule([string] $Name) {
     # -Name takes wildcards: escape them, then keep the exact name only.
     $pattern = [WildcardPattern]::Escape($Name)
-    @(Get-NetFirewallRule -Name $pattern -ErrorAction SilentlyContinue @store |
-        Where-Object { $_.Name -eq $Name })
+    $found = @(Get-NetFirewallRule -Name $pattern @store -ErrorAction SilentlyContinue `
+        -ErrorVariable failures)
+    Assert-OnlyNotFound $failures
+    @($found | Where-Object { $_.Name -eq $Name })
 }
 
 # 1. Stop before any change if one of these names belongs to a rule outside the group.
@@ -117,25 +136,28 @@ foreach ($rule in $rules) {
     }
     if ((Get-CERule $rule.Name).Count -gt 0) {
         $pattern = [WildcardPattern]::Escape($rule.Name)
-        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store
+        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store `
+            -ErrorAction Stop
         Write-Host ('updated ' + $rule.Name)
     } else {
         $identity = @{ Name = $rule.Name; DisplayName = $rule.Name; Group = $group }
-        New-NetFirewallRule @identity @settings @store | Out-Null
+        New-NetFirewallRule @identity @settings @store -ErrorAction Stop | Out-Null
         Write-Host ('created ' + $rule.Name)
     }
 }
 
 # 3. Remove the group's rules that are no longer planned: by group, after 1 and 2.
 $planned = @($rules | ForEach-Object { $_.Name })
-$stale = @(Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue @store |
-    Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
+$inGroup = @(Get-NetFirewallRule -Group $group @store -ErrorAction SilentlyContinue `
+    -ErrorVariable failures)
+Assert-OnlyNotFound $failures
+$stale = @($inGroup | Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
 foreach ($old in $stale) {
-    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store
+    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store -ErrorAction Stop
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }
 
-Save-NetGPO -GPOSession $session
+Save-NetGPO -GPOSession $session -ErrorAction Stop
 Write-Host ('Saved to the Group Policy object: the servers apply it at their next ' +
     'Group Policy refresh (gpupdate /force).')
 

@@ -35,6 +35,8 @@ __all__ = ["CHANGED", "CREATE", "DELETE", "DUPLICATE", "EXTRA", "MISSING", "UPDA
 def _show(field: str, value: object) -> str:
     if field == "local_ports":
         return format_ports(value)  # type: ignore[arg-type]
+    if field == "other_settings":  # (property, value) pairs; none = cefw's defaults
+        return ", ".join(f"{k}={v!r}" for k, v in value) or "cefw's defaults"  # type: ignore[attr-defined]
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value) or "-"
     return str(value)

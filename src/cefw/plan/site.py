@@ -16,13 +16,14 @@ finding. A zone that is present but empty means "nobody".
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import NamedTuple
 
 from .. import catalog
 from ..addresses import AddressSyntaxError, canonical
 from ..errors import InputError
-from ..model import DEFAULT_PROFILES, PROFILES
+from ..model import ANY, DEFAULT_PROFILES, PROFILES
 
 ZONES = tuple(catalog.SOURCE_ZONES.values())  # ("servers", "clients")
 FIX = "see the site file example in `cefw --help` or README.md"
@@ -116,7 +117,38 @@ def _zones(table: dict, shown: str) -> dict[str, tuple[str, ...]]:
             raise InputError(shown, where, str(exc),
                              "use IPv4/IPv6 addresses, prefixes (10.20.0.0/16) or ranges "
                              "(10.0.1.10-10.0.1.19); host names are not resolved") from None
+        _no_special(zones[name], shown, where)
     return zones
+
+
+# Who may connect is a remote host: loopback, multicast and broadcast addresses are never
+# one, and Windows Firewall refuses them in RemoteAddresses, so an apply would roll back
+# with an opaque HRESULT. Refused here, where the file and the zone can be named.
+_SPECIAL = (
+    ("loopback", ipaddress.ip_network("127.0.0.0/8")),
+    ("loopback", ipaddress.ip_network("::1/128")),
+    ("multicast", ipaddress.ip_network("224.0.0.0/4")),
+    ("multicast", ipaddress.ip_network("ff00::/8")),
+    ("broadcast", ipaddress.ip_network("255.255.255.255/32")),
+)
+
+
+def _no_special(addresses: tuple[str, ...], shown: str, where: str) -> None:
+    for address in addresses:
+        if address == ANY:
+            continue
+        net = ipaddress.ip_network(address)
+        mapped = getattr(net.network_address, "ipv4_mapped", None)
+        for kind, special in _SPECIAL:
+            # A wider prefix or range that merely holds such addresses (0.0.0.0/0) is
+            # not refused: only one that lies wholly inside them.
+            inside = net.version == special.version and net.subnet_of(special)  # type: ignore[arg-type]
+            if inside or (mapped is not None and kind == "loopback" and mapped.is_loopback):
+                raise InputError(shown, where, f"{address} is a {kind} address: it is never "
+                                 "a remote host that connects to CE, and Windows Firewall "
+                                 "refuses it in a rule's remote addresses",
+                                 "remove it from the zone; list the addresses of the CE "
+                                 "servers and PCs that connect")
 
 
 def _profiles(rules: dict, shown: str) -> tuple[str, ...]:

@@ -20,6 +20,12 @@
     outside printable ASCII are written as [char] codes.
 #>
 $ErrorActionPreference = 'Stop'
+# The NetSecurity cmdlets are CDXML functions of a script module: they do not see this
+# script's $ErrorActionPreference (PowerShell issues #4568 and #24389), so a failed
+# cmdlet would print an error and let the script go on. Every NetSecurity call below
+# therefore carries -ErrorAction itself; this default is a second line of defence.
+$PSDefaultParameterValues['*-NetFirewall*:ErrorAction'] = 'Stop'
+$PSDefaultParameterValues['*-NetGPO:ErrorAction'] = 'Stop'
 Set-StrictMode -Version 2.0
 
 $group = 'Contact Expert'
@@ -33,15 +39,27 @@ $rules = @(
         LocalPort     = @('19960')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\AgentClientApp.Net\AgentClientApp.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     }
 )
+
+function Assert-OnlyNotFound($Failures) {
+    # A lookup that finds nothing reports ObjectNotFound: that is an answer. Anything
+    # else (access denied, the service stopped, a bad GPO session) stops the script.
+    foreach ($failure in @($Failures)) {
+        if ($failure.CategoryInfo.Category -ne 'ObjectNotFound') {
+            throw $failure
+        }
+    }
+}
 
 function Get-CERule([string] $Name) {
     # -Name takes wildcards: escape them, then keep the exact name only.
     $pattern = [WildcardPattern]::Escape($Name)
-    @(Get-NetFirewallRule -Name $pattern -ErrorAction SilentlyContinue @store |
-        Where-Object { $_.Name -eq $Name })
+    $found = @(Get-NetFirewallRule -Name $pattern @store -ErrorAction SilentlyContinue `
+        -ErrorVariable failures)
+    Assert-OnlyNotFound $failures
+    @($found | Where-Object { $_.Name -eq $Name })
 }
 
 # 1. Stop before any change if one of these names belongs to a rule outside the group.
@@ -69,20 +87,23 @@ foreach ($rule in $rules) {
     }
     if ((Get-CERule $rule.Name).Count -gt 0) {
         $pattern = [WildcardPattern]::Escape($rule.Name)
-        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store
+        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store `
+            -ErrorAction Stop
         Write-Host ('updated ' + $rule.Name)
     } else {
         $identity = @{ Name = $rule.Name; DisplayName = $rule.Name; Group = $group }
-        New-NetFirewallRule @identity @settings @store | Out-Null
+        New-NetFirewallRule @identity @settings @store -ErrorAction Stop | Out-Null
         Write-Host ('created ' + $rule.Name)
     }
 }
 
 # 3. Remove the group's rules that are no longer planned: by group, after 1 and 2.
 $planned = @($rules | ForEach-Object { $_.Name })
-$stale = @(Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue @store |
-    Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
+$inGroup = @(Get-NetFirewallRule -Group $group @store -ErrorAction SilentlyContinue `
+    -ErrorVariable failures)
+Assert-OnlyNotFound $failures
+$stale = @($inGroup | Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
 foreach ($old in $stale) {
-    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store
+    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store -ErrorAction Stop
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }

@@ -20,6 +20,12 @@
     outside printable ASCII are written as [char] codes.
 #>
 $ErrorActionPreference = 'Stop'
+# The NetSecurity cmdlets are CDXML functions of a script module: they do not see this
+# script's $ErrorActionPreference (PowerShell issues #4568 and #24389), so a failed
+# cmdlet would print an error and let the script go on. Every NetSecurity call below
+# therefore carries -ErrorAction itself; this default is a second line of defence.
+$PSDefaultParameterValues['*-NetFirewall*:ErrorAction'] = 'Stop'
+$PSDefaultParameterValues['*-NetGPO:ErrorAction'] = 'Stop'
 Set-StrictMode -Version 2.0
 
 $group = 'Contact Expert'
@@ -33,7 +39,7 @@ $rules = @(
         LocalPort     = @('9998')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Services\ServerAgent\ServerAgent.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-NamingService-TCP'
@@ -42,7 +48,7 @@ $rules = @(
         LocalPort     = @('9999')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Services\NamingService\NT_Naming_Service.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-UCMARecorderService-TCP'
@@ -51,7 +57,7 @@ $rules = @(
         LocalPort     = @('9100', '9971')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Services\UCMARecorderService\UCMARecorderService.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-LicenseServer-TCP'
@@ -60,7 +66,7 @@ $rules = @(
         LocalPort     = @('9900')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\LicenseServer\LicenseServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-DBConnectorServer-TCP'
@@ -69,7 +75,7 @@ $rules = @(
         LocalPort     = @('9901')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\DBConnectorServer\DBConnectorServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-AlarmServer-TCP'
@@ -78,7 +84,7 @@ $rules = @(
         LocalPort     = @('9903')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\AlarmServer\AlarmServerLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-SDServer-TCP'
@@ -87,7 +93,7 @@ $rules = @(
         LocalPort     = @('9904')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\SDServer\SDServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-DialerServer-TCP'
@@ -96,7 +102,7 @@ $rules = @(
         LocalPort     = @('9905')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\DialerServer\DialerServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-CampaignServer-TCP'
@@ -105,7 +111,7 @@ $rules = @(
         LocalPort     = @('9906')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\CampaignServer\CampaignServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-RuleServer-TCP'
@@ -114,7 +120,7 @@ $rules = @(
         LocalPort     = @('9907')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\RuleServer\RuleServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyRecorderServer-TCP'
@@ -123,7 +129,7 @@ $rules = @(
         LocalPort     = @('9908')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyRecorderServer\TelephonyRecorderServerLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyRecorder.CMAPI-TCP'
@@ -132,7 +138,7 @@ $rules = @(
         LocalPort     = @('7001-7002')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyRecorderServer\TelephonyRecorder.CMAPI\TelephonyRecorderLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyRecorder.CMAPI-UDP'
@@ -141,7 +147,7 @@ $rules = @(
         LocalPort     = @('40000-40199')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyRecorderServer\TelephonyRecorder.CMAPI\TelephonyRecorderLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyRecorder.SIP-TCP'
@@ -150,7 +156,7 @@ $rules = @(
         LocalPort     = @('7101-7102')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyRecorderServer\TelephonyRecorder.SIP\TelephonyRecorderLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyRecorder.SIP-UDP'
@@ -159,7 +165,7 @@ $rules = @(
         LocalPort     = @('41000-41399')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyRecorderServer\TelephonyRecorder.SIP\TelephonyRecorderLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-IVRConnectorServer-TCP'
@@ -168,7 +174,7 @@ $rules = @(
         LocalPort     = @('9909')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\IVRConnectorServer\IVRConnectorServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-IVRConnectorServer.WS-TCP'
@@ -177,7 +183,7 @@ $rules = @(
         LocalPort     = @('9912', '19970')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\IVRConnectorServer\IVRConnectorServer.WS.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyConnectorServer.TSAPI-TCP'
@@ -186,7 +192,7 @@ $rules = @(
         LocalPort     = @('9910')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyConnectorServer.TSAPI\TelephonyConnectorServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyConnectorServer.UCMA-TCP'
@@ -195,7 +201,7 @@ $rules = @(
         LocalPort     = @('9000', '9913')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyConnectorServer.UCMA\TelephonyConnectorServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-TelephonyServer-TCP'
@@ -204,7 +210,7 @@ $rules = @(
         LocalPort     = @('9911')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\TelephonyServer\TelephonyServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-AgentFactory-TCP-dynamic'
@@ -213,7 +219,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\AgentFactory\AgentFactoryLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-EmailConnectorServer-TCP-dynamic'
@@ -222,7 +228,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\EmailConnectorServer\EmailConnectorServerLoader.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-EmailServer-TCP-dynamic'
@@ -231,7 +237,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\EmailServer\EmailServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-ChatServer-TCP-dynamic'
@@ -240,7 +246,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Servers\ChatServer\ChatServer.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-WebService-TCP'
@@ -249,7 +255,7 @@ $rules = @(
         LocalPort     = @('8080')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Tomcat\bin\tomcat8.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-WebService-TCP-dynamic'
@@ -258,7 +264,7 @@ $rules = @(
         LocalPort     = 'Any'
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Tomcat\bin\tomcat8.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20', '10.20.0.0/16')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     },
     @{
         Name          = 'CE-ServerManager-TCP'
@@ -267,15 +273,27 @@ $rules = @(
         LocalPort     = @('9997')
         Program       = 'C:\Program Files (x86)\Geomant\Contact Expert\Tools\ServerManager\ServerManager.exe'
         RemoteAddress = @('10.0.1.10', '10.0.1.11', '10.0.1.20')
-        Profile       = 'Domain, Private'
+        Profile       = 'Domain,Private'
     }
 )
+
+function Assert-OnlyNotFound($Failures) {
+    # A lookup that finds nothing reports ObjectNotFound: that is an answer. Anything
+    # else (access denied, the service stopped, a bad GPO session) stops the script.
+    foreach ($failure in @($Failures)) {
+        if ($failure.CategoryInfo.Category -ne 'ObjectNotFound') {
+            throw $failure
+        }
+    }
+}
 
 function Get-CERule([string] $Name) {
     # -Name takes wildcards: escape them, then keep the exact name only.
     $pattern = [WildcardPattern]::Escape($Name)
-    @(Get-NetFirewallRule -Name $pattern -ErrorAction SilentlyContinue @store |
-        Where-Object { $_.Name -eq $Name })
+    $found = @(Get-NetFirewallRule -Name $pattern @store -ErrorAction SilentlyContinue `
+        -ErrorVariable failures)
+    Assert-OnlyNotFound $failures
+    @($found | Where-Object { $_.Name -eq $Name })
 }
 
 # 1. Stop before any change if one of these names belongs to a rule outside the group.
@@ -303,21 +321,24 @@ foreach ($rule in $rules) {
     }
     if ((Get-CERule $rule.Name).Count -gt 0) {
         $pattern = [WildcardPattern]::Escape($rule.Name)
-        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store
+        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store `
+            -ErrorAction Stop
         Write-Host ('updated ' + $rule.Name)
     } else {
         $identity = @{ Name = $rule.Name; DisplayName = $rule.Name; Group = $group }
-        New-NetFirewallRule @identity @settings @store | Out-Null
+        New-NetFirewallRule @identity @settings @store -ErrorAction Stop | Out-Null
         Write-Host ('created ' + $rule.Name)
     }
 }
 
 # 3. Remove the group's rules that are no longer planned: by group, after 1 and 2.
 $planned = @($rules | ForEach-Object { $_.Name })
-$stale = @(Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue @store |
-    Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
+$inGroup = @(Get-NetFirewallRule -Group $group @store -ErrorAction SilentlyContinue `
+    -ErrorVariable failures)
+Assert-OnlyNotFound $failures
+$stale = @($inGroup | Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
 foreach ($old in $stale) {
-    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store
+    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store -ErrorAction Stop
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }
 

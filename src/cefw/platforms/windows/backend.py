@@ -14,6 +14,13 @@ module is built around (tests/winfw_model.py behaves the same way):
 - Each property set on a stored rule is committed and validated at once: Protocol must
   be set before ports, and a protocol change replaces the rule (new first, old after).
 - New rule objects start disabled: Enabled is always set.
+- INetFwRules.Remove of a name that is not there does nothing and reports success: after
+  rename-and-remove cefw looks the temporary name up (Rules.Item must fail with "not
+  found") before it counts the rule as deleted.
+- A string property is cleared with a null BSTR (com.null_bstr), never None (VT_NULL,
+  which Windows refuses for a BSTR).
+- Properties cefw does not plan (LocalAddresses, EdgeTraversal, the INetFwRule3 lists...)
+  are read too: drift in them is drift (values.OTHER_DEFAULTS).
 Values and their conversions: values.py. The COM calls themselves: com.py.
 """
 
@@ -29,6 +36,7 @@ from ...errors import CefwError, EnvironmentProblem, RollbackFailed
 from ...findings import finding
 from ...model import DEFAULT_PROFILES, GROUP, PROFILES, Finding, Rule
 from . import com as wincom
+from . import foreign
 from .values import (
     ALL_PROPS,
     ANY_PROTOCOL,
@@ -37,11 +45,14 @@ from .values import (
     MANAGED_PROPS,
     MODIFY_GP_OVERRIDE,
     MODIFY_INBOUND_BLOCKED,
+    OTHER_PROPS,
     PROFILE_BITS,
     PROTOCOL_NAMES,
+    STRING_PROPS,
     _int,
     _text,
     cannot_hold,
+    changed_other_props,
     com_values,
     normalise,
     rule_from_com,
@@ -52,8 +63,15 @@ RESTORE_FIX = ("restore the group from the snapshot cefw saved before the change
                "`cefw restore`")
 
 
+READ_PROPS = (*MANAGED_PROPS, *OTHER_PROPS)  # read for each rule of the group
+
+
 class StoreWriteError(Exception):
     """A write to Windows Firewall failed; this change's own partial work was undone."""
+
+
+class NotRemoved(Exception):
+    """Rules.Remove reported success but the rule is still there."""
 
 
 # -- the backend -----------------------------------------------------------------------
@@ -66,11 +84,14 @@ class WindowsBackend:
     fields = FIELDS
 
     def __init__(self, policy: Any = None, new_rule: Callable[[], Any] | None = None, *,
-                 is_elevated: Callable[[], bool] | None = None, group: str = GROUP) -> None:
+                 is_elevated: Callable[[], bool] | None = None, group: str = GROUP,
+                 null_bstr: Callable[[], Any] | None = None) -> None:
         self._policy_obj = policy
         self._new_rule = new_rule
+        self._null_bstr = null_bstr
         self._is_elevated = is_elevated
         self.group = group
+        self._foreign: list[Any] | None = None  # rules outside the group, last read
 
     def _policy(self) -> Any:
         if self._policy_obj is None:
@@ -95,14 +116,17 @@ class WindowsBackend:
                             "filter: cefw only ever works on its own group",
                             "this is a bug in cefw; please report it")
         found: list[Stored] = []
+        others: list[Any] = []
         try:
             for obj in self._policy().Rules:  # the one enumeration
                 if _text(obj.Grouping) != self.group:
+                    others.append(obj)  # looked at by store_findings only
                     continue
-                raw = {prop: getattr(obj, prop) for prop in MANAGED_PROPS}
+                raw = {prop: getattr(obj, prop) for prop in READ_PROPS}
                 found.append(Stored(_Handle(obj, raw), rule_from_com(raw)))
         except Exception as exc:
             raise wincom.explain(exc, "reading the Windows Firewall rules") from None
+        self._foreign = others
         return found
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
@@ -110,7 +134,8 @@ class WindowsBackend:
             rules = self._policy().Rules
         except Exception as exc:
             raise wincom.explain(exc, "opening the Windows Firewall rules") from None
-        apply_itemwise(_ComStore(rules, self._new_rule or wincom.new_rule), changes)
+        apply_itemwise(_ComStore(rules, self._new_rule or wincom.new_rule,
+                                 self._null_bstr or (lambda: wincom.null_bstr())), changes)
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
         lines = [f"Windows Firewall (COM INetFwPolicy2), group {_show(self.group)}:"]
@@ -121,7 +146,9 @@ class WindowsBackend:
     def store_findings(self, desired: Sequence[Rule]) -> list[Finding]:
         used = tuple(p for p in PROFILES if any(p in r.profiles for r in desired))
         try:
-            return self._store_findings(self._policy(), used or DEFAULT_PROFILES)
+            policy = self._policy()
+            return (self._store_findings(policy, used or DEFAULT_PROFILES)
+                    + self._foreign_findings(desired))
         except CefwError:
             raise
         except Exception as exc:
@@ -129,6 +156,7 @@ class WindowsBackend:
 
     def _store_findings(self, policy: Any, profiles: Sequence[str]) -> list[Finding]:
         out: list[Finding] = []
+        out += self._uncovered_profiles(policy, profiles)
         for profile in profiles:
             bit, label = PROFILE_BITS[profile], profile.capitalize()
             if not policy.FirewallEnabled(bit):
@@ -155,6 +183,32 @@ class WindowsBackend:
                 "the current profile blocks all inbound traffic: no allow rule has effect. "
                 "Check \"Block all connections\" in wf.msc or the Group Policy that sets it")))
         return out
+
+    def _uncovered_profiles(self, policy: Any, profiles: Sequence[str]) -> list[Finding]:
+        """INetFwPolicy2.CurrentProfileTypes: the profiles of the networks this host is on
+        now ("Multiple profiles can be returned in the profiles bitmask")."""
+        active = _int(policy.CurrentProfileTypes)
+        missing = [p for p, bit in PROFILE_BITS.items()
+                   if active > 0 and active & bit and p not in profiles]
+        if not missing:
+            return []
+        shown = ", ".join(p.capitalize() for p in missing)
+        rules_in = ", ".join(p.capitalize() for p in profiles)
+        return [finding("profile-not-covered", "", (
+            f"a network of this host is in the {shown} profile, but cefw's rules apply in "
+            f"{rules_in} only: CE traffic on that network is blocked. Either set the "
+            f"network's category (Get-NetConnectionProfile; Set-NetConnectionProfile "
+            f"-InterfaceAlias <name> -NetworkCategory Private), or add "
+            f"{', '.join(repr(p) for p in missing)} to [rules] profiles in the site file"))]
+
+    def _foreign_findings(self, desired: Sequence[Rule]) -> list[Finding]:
+        """Enabled allow rules outside the group that let in more than cefw's rules
+        (foreign.py). Uses the rules of the last read(), else enumerates once."""
+        if not desired:
+            return []
+        if self._foreign is None:
+            self.read()
+        return foreign.scan(self._foreign or (), desired, self.group)
 
 
 # -- writing: exact, undoable primitives -----------------------------------------------
@@ -194,9 +248,18 @@ class _ComStore:
     """apply.store.RuleWriter over INetFwRules. Each primitive undoes its own partial work if
     one of its writes fails, and returns an undo that restores exactly what it changed."""
 
-    def __init__(self, rules: Any, new_rule: Callable[[], Any]) -> None:
+    def __init__(self, rules: Any, new_rule: Callable[[], Any],
+                 null_bstr: Callable[[], Any]) -> None:
         self._rules = rules
         self._new_rule = new_rule
+        self._null_bstr = null_bstr
+
+    def _setter(self, obj: Any, prop: str, value: Any) -> Callable[[], None]:
+        """One property write, as COM takes it: None on a string is a null BSTR."""
+        def put() -> None:
+            setattr(obj, prop, self._null_bstr() if value is None and prop in STRING_PROPS
+                    else value)
+        return put
 
     def create(self, rule: Rule) -> _Handle:
         handle = _Handle(None, com_values(rule))
@@ -244,7 +307,7 @@ class _ComStore:
              new: Mapping[str, Any]) -> None:
         obj, old = handle.obj, dict(handle.raw)
         for prop in props:
-            journal.do(_setter(obj, prop, new[prop]), _setter(obj, prop, old[prop]))
+            journal.do(self._setter(obj, prop, new[prop]), self._setter(obj, prop, old[prop]))
         handle.raw = {**old, **{p: new[p] for p in props}}
 
     def _remove(self, journal: _Journal, handle: _Handle) -> None:
@@ -252,9 +315,20 @@ class _ComStore:
         obj = handle.obj
         saved = {prop: getattr(obj, prop) for prop in ALL_PROPS}
         temp = _temp_name()
-        journal.do(_setter(obj, "Name", temp), _setter(obj, "Name", saved["Name"]))
+        journal.do(self._setter(obj, "Name", temp), self._setter(obj, "Name", saved["Name"]))
         self._rules.Remove(temp)  # if this fails, the journal renames the rule back
+        self._check_gone(temp)  # Remove of a missing name "has no effect", and no error
         journal.supersede(lambda: self._put_back(handle, saved))
+
+    def _check_gone(self, temp: str) -> None:
+        try:
+            self._rules.Item(temp)
+        except Exception as exc:
+            if wincom.hresult(exc) == wincom.NOT_FOUND:
+                return
+            raise
+        raise NotRemoved(f"Rules.Remove reported success but the rule is still there "
+                         f"(under the temporary name {temp})")
 
     def _put_back(self, handle: _Handle, saved: dict[str, Any]) -> None:
         restored = _Handle(None, saved)
@@ -267,10 +341,6 @@ class _ComStore:
         self._add(journal, fresh)
         self._remove(journal, handle)
         handle.obj, handle.raw = fresh.obj, new
-
-
-def _setter(obj: Any, prop: str, value: Any) -> Callable[[], None]:
-    return lambda: setattr(obj, prop, value)
 
 
 def _settable(values: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -295,8 +365,9 @@ def _changed_props(current: Rule, desired: Rule) -> list[str]:
     """The properties to write to turn `current` (as read) into `desired`, in MANAGED
     order; a property whose normalised value already matches is not written."""
     target = normalise(desired)
-    changed = {FIELD_PROPS[f] for f in FIELDS if getattr(current, f) != getattr(target, f)}
-    return [p for p in MANAGED_PROPS if p in changed]
+    changed = {FIELD_PROPS[f] for f in FIELD_PROPS if getattr(current, f) != getattr(target, f)}
+    return ([p for p in MANAGED_PROPS if p in changed]
+            + changed_other_props(current, target))
 
 
 def _temp_name() -> str:

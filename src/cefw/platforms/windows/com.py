@@ -21,6 +21,7 @@ KNOWN = {
     E_ACCESSDENIED: "access denied",
     E_INVALIDARG: "Windows Firewall refused a value",
     -2147024894: "no such rule",  # 0x80070002 ERROR_FILE_NOT_FOUND
+    -2147352571: "Windows Firewall refused the type of a value",  # 0x80020005
     -2147418113: "unexpected failure in Windows Firewall",  # 0x8000FFFF E_UNEXPECTED
     -2147023143: "the Windows Defender Firewall service is not running",  # 0x800706D9
 }
@@ -31,18 +32,36 @@ ELEVATE_FIX = ("open PowerShell or Command Prompt with 'Run as administrator', t
                "the same cefw command again")
 
 
+NOT_FOUND = -2147024894  # 0x80070002 ERROR_FILE_NOT_FOUND: Rules.Item of a missing name
+
+
 def open_policy():  # type: ignore[no-untyped-def]
-    """INetFwPolicy2 of this machine (HNetCfg.FwPolicy2)."""
-    client = _client()
+    """INetFwPolicy2 of this machine (HNetCfg.FwPolicy2), late-bound.
+
+    win32com.client.Dispatch would use a makepy (gencache) wrapper wherever one exists on
+    the machine (any program may have generated one for HNetCfg.FwPolicy2), and such
+    wrappers take the type library's exact spelling only (`serviceName`, not
+    `ServiceName`). dynamic.Dispatch always asks IDispatch, whatever is cached; cefw also
+    uses the typelib's spellings, so it works under both."""
+    dynamic = _client().dynamic
     try:
-        return client.Dispatch("HNetCfg.FwPolicy2")
+        return dynamic.Dispatch("HNetCfg.FwPolicy2")
     except Exception as exc:
         raise explain(exc, "opening Windows Firewall (HNetCfg.FwPolicy2)") from None
 
 
 def new_rule():  # type: ignore[no-untyped-def]
-    """A new, detached INetFwRule (HNetCfg.FWRule); nothing is written until Rules.Add."""
-    return _client().Dispatch("HNetCfg.FWRule")
+    """A new, detached INetFwRule (HNetCfg.FWRule), late-bound; nothing is written until
+    Rules.Add."""
+    return _client().dynamic.Dispatch("HNetCfg.FWRule")
+
+
+def null_bstr():  # type: ignore[no-untyped-def]
+    """The value that clears a string property: a null BSTR. pywin32 passes a plain None
+    as VT_NULL, which a BSTR property refuses (DISP_E_TYPEMISMATCH)."""
+    import pythoncom
+
+    return _client().VARIANT(pythoncom.VT_BSTR, None)
 
 
 def is_elevated() -> bool:
@@ -96,6 +115,7 @@ def explain(exc: BaseException, doing: str) -> CefwError:
 def _client():  # type: ignore[no-untyped-def]
     try:
         import win32com.client
+        import win32com.client.dynamic  # late binding, see open_policy
     except ImportError:
         raise EnvironmentProblem(
             "the windows backend needs Windows with pywin32 (the Windows Firewall COM "

@@ -4,7 +4,9 @@
    application server): its ImagePath under HKLM\\SYSTEM\\CurrentControlSet\\Services.
    The service's name does not matter, only its program.
 2. The vendor's default folders under Program Files (x86) and Program Files (agent PCs,
-   where no CE service runs).
+   where no CE service runs). A 32-bit Python on 64-bit Windows sees %ProgramFiles% as
+   the x86 folder; the 64-bit one is then only in %ProgramW6432% ("WOW64 Implementation
+   Details", Microsoft Learn: environment variables), so that is looked in too.
 The plan says which way it was found.
 """
 
@@ -19,6 +21,7 @@ from ...errors import InputError
 SERVICE_TAIL = r"\services\serveragent\serveragent.exe"
 DEFAULT_SUBDIR = ("Geomant", "Contact Expert")
 DEFAULT_SHOWN = r"Geomant\Contact Expert"
+DEFAULT_ROOTS = ("ProgramFiles(x86)", "ProgramFiles", "ProgramW6432")
 
 
 def find_install_dir(winreg=None) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
@@ -27,14 +30,15 @@ def find_install_dir(winreg=None) -> tuple[Path, str]:  # type: ignore[no-untype
     found = _from_services(winreg)
     if found:
         return found
-    for env in ("ProgramFiles(x86)", "ProgramFiles"):
+    for env in DEFAULT_ROOTS:
         base = os.environ.get(env)
         if base:
             candidate = Path(base, *DEFAULT_SUBDIR)
             if candidate.is_dir():
                 return candidate, f"default folder %{env}%\\{DEFAULT_SHOWN}"
     raise InputError("", "", "cannot find the CE install directory: no service runs "
-                     "ServerAgent.exe and no default folder exists",
+                     "ServerAgent.exe and no default folder exists (looked under "
+                     + ", ".join(f"%{env}%" for env in DEFAULT_ROOTS) + ")",
                      "pass --install-dir with the folder that holds Servers and Services")
 
 

@@ -6,7 +6,7 @@ Facts of the API these follow (tests/winfw_model.py behaves the same way):
 - Windows reads `10.1.0.0/16` back as `10.1.0.0/255.255.0.0`: values are compared
   normalised (addresses.from_windows), never as text.
 - Name and Description may not contain '|'; a rule may not be named "all".
-- Program paths compare case-insensitively.
+- Program paths compare case-insensitively, after environment variables are expanded.
 """
 
 from __future__ import annotations
@@ -79,9 +79,12 @@ def _ports(value: object) -> tuple[tuple[int, int], ...]:
 
 
 def _program(value: object) -> str:
-    """Windows compares program paths case-insensitively, and so does cefw."""
+    r"""Windows compares program paths case-insensitively, and so does cefw. A path written
+    with environment variables (%ProgramFiles(x86)%\..., as Windows' own rules and some
+    installers write them) compares by what it expands to; an unknown variable stays as
+    written."""
     text = _text(value)
-    return ntpath.normcase(ntpath.normpath(text)) if text else ""
+    return ntpath.normcase(ntpath.normpath(ntpath.expandvars(text))) if text else ""
 
 
 def _protocol(value: object) -> str:
@@ -118,23 +121,80 @@ PROPS: dict[str, Prop] = {
     "Name": Prop("name", lambda r: r.name, _text),
 }
 MANAGED_PROPS = tuple(PROPS)
+
+# The properties cefw does not plan, with what a rule cefw writes holds in them: any local
+# address, any remote port, every interface, no edge traversal, no service, no app
+# container, user or machine lists, no IPsec demands. Any other value was put there by
+# hand or by another tool, and may widen the rule (edge traversal lets Teredo traffic in
+# from the Internet; an interface list or LocalAddresses can move the rule): audit
+# reports it as drift, add resets it, a snapshot keeps it and restore puts it back.
+# Names as the type library spells them (INetFwRule: `serviceName`; INetFwRule2:
+# EdgeTraversalOptions; INetFwRule3: the rest): pywin32's early-bound (makepy) wrappers
+# accept only that spelling.
+OTHER_DEFAULTS: dict[str, Any] = {
+    "LocalAddresses": "*", "RemotePorts": "*", "InterfaceTypes": "All", "Interfaces": None,
+    "EdgeTraversal": False, "EdgeTraversalOptions": 0, "serviceName": None,
+    "LocalAppPackageId": None, "LocalUserOwner": None, "LocalUserAuthorizedList": None,
+    "RemoteUserAuthorizedList": None, "RemoteMachineAuthorizedList": None, "SecureFlags": 0,
+}
+OTHER_PROPS = tuple(OTHER_DEFAULTS)
+OTHER_FIELD = "other_settings"
 # Everything an INetFwRule holds: read before a rule is removed, so that a rollback puts
 # back exactly what was there, not only what cefw manages.
-ALL_PROPS = (*MANAGED_PROPS, "ServiceName", "RemotePorts", "LocalAddresses",
-             "IcmpTypesAndCodes", "Interfaces", "InterfaceTypes", "EdgeTraversal")
+ALL_PROPS = (*MANAGED_PROPS, *OTHER_PROPS, "IcmpTypesAndCodes")
+# BSTR properties: clearing one takes a null BSTR, never None (VT_NULL), see com.null_bstr.
+STRING_PROPS = frozenset({
+    "Name", "Description", "ApplicationName", "serviceName", "LocalPorts", "RemotePorts",
+    "LocalAddresses", "RemoteAddresses", "IcmpTypesAndCodes", "InterfaceTypes", "Grouping",
+    "LocalAppPackageId", "LocalUserOwner", "LocalUserAuthorizedList",
+    "RemoteUserAuthorizedList", "RemoteMachineAuthorizedList"})
 FIELD_PROPS = {prop.field: name for name, prop in PROPS.items()}
-FIELDS = tuple(FIELD_PROPS)  # the Rule fields Windows holds (not `components`)
+# The Rule fields Windows holds (not `components`), other_settings last.
+FIELDS = (*FIELD_PROPS, OTHER_FIELD)
+
+
+def _is_default(prop: str, value: object) -> bool:
+    if prop in ("LocalAddresses", "RemotePorts"):
+        return _text(value).strip() in ("", "*")
+    if prop == "InterfaceTypes":
+        return _text(value).strip().lower() in ("", "all")
+    return not value  # None, "", (), False, 0
+
+
+def _plain(value: object) -> object:
+    """A COM value as JSON can hold it (snapshots): a SAFEARRAY of names as a tuple."""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    return str(value)
+
+
+def other_settings(values: Mapping[str, Any]) -> tuple[tuple[str, object], ...]:
+    """The unplanned properties that differ from what cefw writes."""
+    return tuple((prop, _plain(values[prop])) for prop in OTHER_PROPS
+                 if prop in values and not _is_default(prop, values[prop]))
+
+
+def changed_other_props(current: Rule, desired: Rule) -> list[str]:
+    old, new = dict(current.other_settings), dict(desired.other_settings)
+    return [p for p in OTHER_PROPS if old.get(p) != new.get(p)]
 
 
 def com_values(rule: Rule) -> dict[str, Any]:
-    """The managed INetFwRule properties for `rule`, as cefw writes them."""
-    return {name: prop.to_com(rule) for name, prop in PROPS.items()}
+    """Every INetFwRule property cefw writes for `rule`: the managed ones, and the others
+    at cefw's defaults unless the rule carries them (a rule restored from a snapshot)."""
+    values = {name: prop.to_com(rule) for name, prop in PROPS.items()}
+    values.update(OTHER_DEFAULTS)
+    values.update(rule.other_settings)
+    return values
 
 
 def rule_from_com(values: Mapping[str, Any]) -> Rule:
     """A rule as read from the store, every field in the form cefw compares."""
     fields = {prop.field: prop.from_com(values[name]) for name, prop in PROPS.items()}
-    return Rule(display_name=display_of(fields["description"]), components=(), **fields)
+    return Rule(display_name=display_of(fields["description"]), components=(),
+                other_settings=other_settings(values), **fields)
 
 
 def normalise(rule: Rule) -> Rule:
