@@ -96,6 +96,19 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="lock and snapshots (default: %%ProgramData%%\\cefw on Windows, "
                    "/var/lib/cefw as root; env CEFW_STATE_DIR)")
+    g.add_argument("--keep-snapshots", type=_positive, metavar="N",
+                   help="snapshots kept per backend, older ones are deleted (default 20; "
+                   "env CEFW_KEEP_SNAPSHOTS)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
@@ -108,6 +121,16 @@ def _args_change(p: argparse.ArgumentParser) -> None:
     _add_backend(p)
     p.add_argument("--dry-run", action="store_true", help="print the change set and write nothing")
     _add_format(p, "change")
+
+
+def _args_add(p: argparse.ArgumentParser) -> None:
+    _args_change(p)
+    g = p.add_argument_group("guard rails (refused unless asked for)")
+    g.add_argument("--allow-removals", action="store_true",
+                   help="delete rules even when the plan finds no CE component or would "
+                   "delete more than half of the group")
+    g.add_argument("--allow-widening", action="store_true",
+                   help="let a rule admit more remote addresses or profiles than it does now")
 
 
 def _args_audit(p: argparse.ArgumentParser) -> None:
@@ -128,7 +151,10 @@ def _args_export(p: argparse.ArgumentParser) -> None:
 def _args_restore(p: argparse.ArgumentParser) -> None:
     _add_backend(p)
     p.add_argument("--snapshot", type=Path, metavar="FILE",
-                   help="snapshot to restore (default: the newest in the state folder)")
+                   help="snapshot to restore (default: the newest not written by a restore)")
+    p.add_argument("--list", action="store_true",
+                   help="list the snapshots (time, command, rules), newest first; change "
+                   "nothing")
     p.add_argument("--dry-run", action="store_true", help="print the change set only")
     _add_format(p, "change")
 
@@ -191,7 +217,27 @@ def _backend(args: argparse.Namespace) -> Any:
 def _state(args: argparse.Namespace) -> Any:
     from .apply.state import StateDir
 
-    return StateDir(args.state_dir)
+    return StateDir(args.state_dir, keep=getattr(args, "keep_snapshots", None))
+
+
+def _guard(plan: Any, args: argparse.Namespace) -> Any:
+    from .apply.operations import Guard
+
+    components = plan.host.components
+    where = plan.host.install_dir
+    if components:
+        shown = ", ".join(components[:6]) + (" ..." if len(components) > 6 else "")
+        found = (f"{len(components)} CE component(s) ({shown}) in {where}, "
+                 f"{len(plan.rules)} rule(s)")
+    else:
+        found = f"no CE component in {where}"
+    return Guard(found, len(components), args.allow_removals, args.allow_widening)
+
+
+def _warn_refused(outcome: Any) -> None:
+    if outcome.refused:
+        print(f"cefw: warning: a real run would be refused: {outcome.refused}",
+              file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
@@ -199,8 +245,10 @@ def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
 
     plan = _plan(args)
     backend = _backend(args)
-    outcome = converge(backend, plan.rules, _state(args), dry_run=args.dry_run)
+    outcome = converge(backend, plan.rules, _state(args), dry_run=args.dry_run,
+                       guard=_guard(plan, args), command="add")
     _show(outcome, "change", args, out)
+    _warn_refused(outcome)
     _restart_note(outcome, core="core" in plan.host.roles)
     _warn_findings(plan.findings)
     return EXIT_OK
@@ -216,7 +264,8 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
         except InputError:
             if args.example or args.install_dir:
                 raise
-    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run)
+    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run,
+                       command="remove")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK
@@ -251,16 +300,44 @@ def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
 
     backend = _backend(args)
     state = _state(args)
+    if args.list:
+        return _list_snapshots(state, backend.name, args, out)
     path = args.snapshot or state.latest_snapshot(backend.name)
     if path is None:
         raise CefwError(f"no snapshot for the {backend.name} backend in {state.path}",
-                        "pass --snapshot FILE, or --state-dir where cefw saved them")
+                        "pass --snapshot FILE, or --state-dir where cefw saved them "
+                        "(`cefw restore --list` shows them)")
     rules = load_snapshot(path)
     verb = "would restore" if args.dry_run else "restoring"
     print(f"cefw: {verb} {len(rules)} rule(s) from {path}", file=sys.stderr)
-    outcome = converge(backend, rules, state, dry_run=args.dry_run)
+    # The rules replaced are saved as a snapshot marked "restore": a plain restore skips
+    # those, so running it twice puts back the same rules instead of undoing itself.
+    outcome = converge(backend, rules, state, dry_run=args.dry_run, command="restore")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=None)
+    return EXIT_OK
+
+
+def _list_snapshots(state: Any, backend: str, args: argparse.Namespace, out: IO[str]) -> int:
+    found = state.describe(backend)
+    plain = state.latest_snapshot(backend)
+    if args.format == "json":
+        from .render.json import dumps
+
+        out.write(dumps({"schema": "cefw.snapshots/1", "backend": backend,
+                         "state_dir": str(state.path), "keep": state.keep,
+                         "default": str(plain) if plain else None,
+                         "snapshots": [s.to_json() for s in found]}))
+        return EXIT_OK
+    if not found:
+        out.write(f"No snapshot for the {backend} backend in {state.path}.\n")
+        return EXIT_OK
+    out.write(f"Snapshots for {backend} in {state.path}, newest first (kept: {state.keep}); "
+              "each holds the rules as they were before that command wrote:\n")
+    for s in found:
+        rules = f"{s.rules} rule(s)" if s.rules >= 0 else "unreadable"
+        mark = "  <- plain `cefw restore` uses this" if s.path == plain else ""
+        out.write(f"  {s.time}  before {s.command or '?':8} {rules:13} {s.path.name}{mark}\n")
     return EXIT_OK
 
 
@@ -344,7 +421,7 @@ COMMANDS: dict[str, Command] = {
         "outside the group is touched; a second run with nothing changed writes nothing.",
         ["cefw add --dry-run --site site.toml", "cefw add --site site.toml",
          "cefw add --dry-run --backend nftables --example core-host"],
-        _args_change, cmd_add),
+        _args_add, cmd_add),
     "remove": Command(
         "delete every rule of cefw's group, nothing else",
         "Delete every rule of the group \"Contact Expert\" (Windows) or the table "
