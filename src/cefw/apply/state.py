@@ -105,11 +105,11 @@ class StateDir:
                     f"({holder}, lock {path})",
                     "wait for it to finish, then run this command again",
                 )
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-                handle.flush()
+            note = f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+            try:  # unbuffered: a note a full disk refused must not be flushed again later
+                os.ftruncate(handle.fileno(), 0)
+                os.lseek(handle.fileno(), 0, os.SEEK_SET)
+                os.write(handle.fileno(), note.encode())
             except OSError as exc:  # a full disk: the lock is held, the note is not needed
                 if exc.errno != errno.ENOSPC:
                     raise self._problem("write the lock file", exc) from None
