@@ -164,3 +164,32 @@ def test_narrowing_is_not_widening(policy, state) -> None:  # type: ignore[no-un
 ])
 def test_widened(before, after, how) -> None:  # type: ignore[no-untyped-def]
     assert widened(before, after) == how
+
+
+# -- no bundled example changes this machine's firewall -------------------------------------
+
+def _documented_commands() -> list[str]:
+    import re
+
+    from cefw import cli
+
+    root = Path(__file__).resolve().parents[1]
+    lines = [line for block in re.findall(r"```sh\n(.*?)```",
+                                          (root / "README.md").read_text("utf-8"), re.S)
+             for line in block.splitlines()]
+    lines += [e for c in cli.COMMANDS.values() for e in c.examples]
+    lines += cli.build_parser().format_help().splitlines()
+    return [line.split(" #", 1)[0] for line in lines if "cefw " in line]
+
+
+def test_no_documented_command_changes_the_firewall_with_an_example() -> None:
+    import re
+
+    commands = _documented_commands()
+    assert len(commands) > 20
+    # Every `cefw add|remove|restore ...` up to the end of that shell command.
+    changing = [m.group(0) for c in commands
+                for m in re.finditer(r"cefw (?:add|remove|restore)\b[^|&;]*", c)]
+    with_example = [c for c in changing if "--example" in c]
+    assert with_example  # the check reads what it should
+    assert [c for c in with_example if "--dry-run" not in c] == []

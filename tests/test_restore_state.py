@@ -171,3 +171,73 @@ def test_a_state_folder_that_cannot_be_created_is_exit_2(policy, tmp_path, capsy
     blocker.write_text("")
     status, _ = run("add", *EXAMPLE, state=blocker / "state")
     assert status == 2 and "cannot create the state folder" in capsys.readouterr().err
+
+
+# -- remembered inputs -------------------------------------------------------------------
+
+def test_inputs_of_the_last_add_are_reused_and_said(policy, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    site = tmp_path / "site.toml"
+    site.write_text('[zones]\nservers = ["10.0.1.10"]\nclients = ["10.20.0.0/16"]\n')
+    assert run("add", *EXAMPLE, "--site", str(site), "--dry-run", state=state)[0] == 0
+    assert not (state / "windows-inputs.json").exists()  # a dry run changes nothing
+    assert run("add", *EXAMPLE, "--site", str(site), state=state)[0] == 0
+    kept = json.loads((state / "windows-inputs.json").read_text())
+    assert kept["options"] == {"example": "core-host", "site": str(site)}
+    import hashlib
+    assert kept["files"][str(site)] == hashlib.sha256(site.read_bytes()).hexdigest()
+    capsys.readouterr()
+
+    status, out = run("add", state=state)  # no inputs at all: the same plan, nothing to do
+    err = capsys.readouterr().err
+    assert status == 0 and "In sync" in out
+    assert "no inputs given: using those of the last successful `cefw add`" in err
+    assert f"--example core-host --site {site}" in err
+    status, out = run("audit", "--json", state=state)
+    assert status == 0 and json.loads(out)["in_sync"] is True
+    assert "using those of the last successful" in capsys.readouterr().err
+
+
+def test_inputs_that_differ_from_last_time_are_shown_with_the_change(policy, tmp_path,  # type: ignore[no-untyped-def]
+                                                                    capsys) -> None:
+    state = tmp_path / "state"
+    site = tmp_path / "site.toml"
+    site.write_text('[zones]\nservers = ["10.0.1.10"]\nclients = ["10.20.0.0/16"]\n')
+    assert run("add", *EXAMPLE, "--site", str(site), state=state)[0] == 0
+    site.write_text('[zones]\nservers = ["10.0.1.10", "10.0.1.11"]\nclients = []\n')
+    capsys.readouterr()
+    status, out = run("add", *EXAMPLE, "--site", str(site), "--allow-widening", "--json",
+                      state=state)
+    changed = json.loads(out)["inputs_changed"]
+    assert status == 0 and len(changed) == 1 and changed[0].startswith(f"{site} changed since")
+    assert "inputs differ from the last successful `cefw add`" in capsys.readouterr().err
+    # Forgetting --site: the example's own site file, and the change says so.
+    status, out = run("add", *EXAMPLE, "--dry-run", state=state)
+    assert status == 0
+    assert "Inputs differ from the last successful `cefw add`:" in out
+    assert f"--site not given (last time: {site})" in out
+    assert "would REFUSE" in out  # the example's site lets other hosts in: widening
+
+
+# -- the guard rails through the command line ----------------------------------------------
+
+def test_the_wrong_folder_is_refused_then_allowed(policy, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import cefw
+
+    state = tmp_path / "state"
+    assert run("add", *EXAMPLE, state=state)[0] == 0
+    before = held(policy)
+    services = Path(cefw.__file__).parent / "examples" / "core-host" / "install" / "Services"
+    capsys.readouterr()
+    status, out = run("add", *EXAMPLE, "--install-dir", str(services), state=state)
+    err = capsys.readouterr().err
+    assert status == 2 and out == ""  # no document on exit 2
+    assert f"the plan finds no CE component in {services}" in err
+    assert f"delete {len(before)} of the {len(before)} rule(s) the group holds" in err
+    assert held(policy) == before
+    status, out = run("add", *EXAMPLE, "--install-dir", str(services), "--dry-run", state=state)
+    assert status == 0 and "`cefw add` would REFUSE this change" in out
+    assert "a real run would be refused" in capsys.readouterr().err
+    status, _ = run("add", *EXAMPLE, "--install-dir", str(services), "--allow-removals",
+                    state=state)
+    assert status == 0 and held(policy) == {}

@@ -184,9 +184,7 @@ def _inputs(args: argparse.Namespace) -> Any:
 
 
 def _plan(args: argparse.Namespace) -> Any:
-    from .plan.make import make_plan
-
-    return make_plan(_inputs(args))
+    return make_plan_from(_inputs(args))
 
 
 def _has_inputs(args: argparse.Namespace) -> bool:
@@ -243,12 +241,15 @@ def _warn_refused(outcome: Any) -> None:
 def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
 
-    plan = _plan(args)
-    backend = _backend(args)
-    outcome = converge(backend, plan.rules, _state(args), dry_run=args.dry_run,
-                       guard=_guard(plan, args), command="add")
+    backend, state = _backend(args), _state(args)
+    inputs, notes = _recalled_inputs(args, state, backend.name)
+    plan = make_plan_from(inputs)
+    outcome = converge(backend, plan.rules, state, dry_run=args.dry_run,
+                       guard=_guard(plan, args), command="add")._replace(inputs=notes)
     _show(outcome, "change", args, out)
     _warn_refused(outcome)
+    if not args.dry_run:
+        _remember(args, inputs, state, backend.name)
     _restart_note(outcome, core="core" in plan.host.roles)
     _warn_findings(plan.findings)
     return EXIT_OK
@@ -257,15 +258,16 @@ def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
 
+    backend, state = _backend(args), _state(args)
     core = None
+    inputs, _ = _recalled_inputs(args, state, backend.name)
     if _has_inputs(args):
         try:  # the plan only tells whether this is a CE server (for the restart note)
-            core = "core" in _plan(args).host.roles
+            core = "core" in make_plan_from(inputs).host.roles
         except InputError:
             if args.example or args.install_dir:
                 raise
-    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run,
-                       command="remove")
+    outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK
@@ -274,10 +276,62 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import audit
 
-    plan = _plan(args)
-    report = audit(_backend(args), plan.rules, plan.findings)
+    backend = _backend(args)
+    inputs, _ = _recalled_inputs(args, _state(args), backend.name)
+    plan = make_plan_from(inputs)
+    report = audit(backend, plan.rules, plan.findings)
     _show(report, "change", args, out)
     return report.exit_status
+
+
+def make_plan_from(inputs: Any) -> Any:
+    from .plan.make import make_plan
+
+    return make_plan(inputs)
+
+
+def _recalled_inputs(args: argparse.Namespace, state: Any,
+                     backend: str) -> tuple[Any, tuple[str, ...]]:
+    """The inputs to plan from, and how they differ from those of the last successful
+    `cefw add` on this backend. Given no input option, the remembered ones are reused
+    (said on stderr)."""
+    from .plan import remembered as memory
+
+    found = memory.usable(state.read_json(memory.file_name(backend)))
+    options = memory.given(args)
+    if not options and found:
+        memory.apply_to(args, found)
+        options = found["options"]
+        print(f"cefw: no inputs given: using those of the last successful `cefw add` "
+              f"({found['time']}, from {state.path}): {memory.command_line(options)}",
+              file=sys.stderr)
+    inputs = _inputs(args)
+    notes: tuple[str, ...] = ()
+    if found:
+        notes = tuple(memory.differences(found, options, inputs))
+        if notes:
+            print(f"cefw: inputs differ from the last successful `cefw add` ({found['time']}):"
+                  + "".join(f"\n  {n}" for n in notes), file=sys.stderr)
+    return inputs, notes
+
+
+def _remember(args: argparse.Namespace, inputs: Any, state: Any, backend: str) -> None:
+    """Keep the inputs of this successful add; failing to is a warning, not a failure:
+    the firewall change is done."""
+    import time
+
+    from .errors import EnvironmentProblem
+    from .plan import remembered as memory
+
+    options = memory.given(args)
+    if not options:
+        return
+    try:
+        state.write_json(memory.file_name(backend), memory.record(
+            options, inputs, time.strftime("%Y-%m-%d %H:%M:%S")))
+    except EnvironmentProblem as exc:
+        print(f"cefw: warning: the inputs were not remembered: {exc.problem}",
+              file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:

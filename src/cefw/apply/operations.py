@@ -27,6 +27,7 @@ class Outcome(NamedTuple):
     skipped: tuple[Skipped, ...]  # planned rules this backend cannot express
     preview: str = ""  # dry run: what would be sent (backend's own words)
     refused: str = ""  # dry run: why the real run would be refused (a guard rail)
+    inputs: tuple[str, ...] = ()  # how the inputs differ from the last successful add
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -38,6 +39,7 @@ class Outcome(NamedTuple):
             **self.changes.to_json(),
             "skipped": [{**s.finding().to_json(), "rule": s.rule.name} for s in self.skipped],
             "refused": self.refused or None,
+            "inputs_changed": list(self.inputs),
         }
 
 

@@ -36,6 +36,9 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
     target = outcome.backend
     if outcome.dry_run:
         out.write(f"Dry run ({target}): nothing was written.\n")
+    if outcome.inputs:
+        out.write("Inputs differ from the last successful `cefw add`:\n"
+                  + "".join(f"  {line}\n" for line in outcome.inputs))
     if not changes:
         out.write(f"In sync ({target}): nothing to change "
                   f"({len(changes.unchanged)} rule(s) already as planned).\n")
