@@ -46,6 +46,8 @@ CODES: dict[str, tuple[str, str]] = {
                                 "effect"),
     "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
                                       "default: cefw's accepts do not overrule it"),
+    "duplicate-server": ("medium", "ServerAgent.Config.xml has two <Server> entries for one "
+                                   "component: the rule opens the ports of both"),
 }
 
 
