@@ -203,3 +203,26 @@ def test_a_utf16_big_endian_reg_file_is_read() -> None:
         source = parse_reg_bytes(data, "ce-be.reg")
         value = source.raw(r"SOFTWARE\WOW6432Node\ACE\TAO", "TaoNamingServiceOptions")
         assert value is not None and value.data == "-ORBEndpoint iiop://:9999"
+
+
+# -- a copy with the configuration but not the program files ---------------------------------
+
+def test_configuration_without_program_files_says_what_to_copy(tmp_path: Path) -> None:
+    import shutil
+
+    import cefw
+
+    install = tmp_path / "ce-copy"
+    shutil.copytree(Path(cefw.__file__).parent / "examples" / "core-host" / "install", install)
+    programs = sorted(install.rglob("*.exe"))
+    assert len(programs) > 10
+    for program in programs:
+        program.unlink()
+    done = _cefw("plan", "--install-dir", str(install))
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"cefw: error: {install}: CE configuration found "
+        r"(Services\ServerAgent\ServerAgent.Config.xml, Tomcat\conf\server.xml"), done.stderr
+    assert "but no CE program file" in done.stderr and "copy the program files too" in done.stderr
+    programs[0].write_bytes(b"")  # one placeholder is a copy with that component
+    assert _cefw("plan", "--install-dir", str(install)).returncode == 0
