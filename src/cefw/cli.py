@@ -94,8 +94,9 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", choices=("windows", "nftables"), default=None,
                    help="firewall to use (default: windows on Windows, nftables elsewhere)")
     g.add_argument("--state-dir", type=Path, metavar="DIR",
-                   help="lock and snapshots (default: %%ProgramData%%\\cefw on Windows, "
-                   "/var/lib/cefw as root; env CEFW_STATE_DIR)")
+                   help="lock, snapshots, remembered inputs (default: "
+                   "%%ProgramData%%\\cefw on Windows, /var/lib/cefw as root; env "
+                   "CEFW_STATE_DIR)")
     g.add_argument("--keep-snapshots", type=_positive, metavar="N",
                    help="snapshots kept per backend, older ones are deleted (default 20; "
                    "env CEFW_KEEP_SNAPSHOTS)")
@@ -472,7 +473,11 @@ COMMANDS: dict[str, Command] = {
         "make the firewall group hold the plan (creates/updates first)",
         "Make the group \"Contact Expert\" hold exactly the planned rules: create missing "
         "ones, update changed ones in place, then delete stale and duplicate ones. Nothing "
-        "outside the group is touched; a second run with nothing changed writes nothing.",
+        "outside the group is touched; a second run with nothing changed writes nothing. "
+        "Refused unless asked for: deleting rules while the plan finds no CE component or "
+        "more than half of the group (--allow-removals), letting more hosts connect "
+        "(--allow-widening). Given no input option, the inputs of the last successful "
+        "add are reused.",
         ["cefw add --dry-run --site site.toml", "cefw add --site site.toml",
          "cefw add --dry-run --backend nftables --example core-host"],
         _args_add, cmd_add),
@@ -500,9 +505,10 @@ COMMANDS: dict[str, Command] = {
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",
-        "Make the group hold a snapshot cefw saved before a change (the newest one by "
-        "default).",
-        ["cefw restore --dry-run", "cefw restore --snapshot FILE"],
+        "Make the group hold a snapshot cefw saved before a change: by default the newest "
+        "one not written by a restore, so a second plain restore changes nothing (the "
+        "rules a restore replaces are saved too, marked restore: --list shows them).",
+        ["cefw restore --list", "cefw restore --dry-run", "cefw restore --snapshot FILE"],
         _args_restore, cmd_restore),
     "examples": Command("list the bundled example hosts", "List the bundled example hosts.",
                         ["cefw examples", "cefw examples --json"], _args_list, cmd_examples),

@@ -140,8 +140,8 @@ class AuditReport(NamedTuple):
         return 1 if (self.changes or high) else 0
 
     def to_json(self) -> dict[str, object]:
-        drift = [{"kind": c.drift, "name": c.name, "detail": c.detail}
-                 for c in self.changes.changes]
+        drift = [{"kind": c.drift, "name": c.name, "detail": c.detail,
+                  "widens": c.widens or None} for c in self.changes.changes]
         return {
             "schema": "cefw.audit/1",
             "backend": self.backend,
