@@ -241,3 +241,19 @@ def test_the_wrong_folder_is_refused_then_allowed(policy, tmp_path, capsys) -> N
     status, _ = run("add", *EXAMPLE, "--install-dir", str(services), "--allow-removals",
                     state=state)
     assert status == 0 and held(policy) == {}
+
+
+def test_remove_works_when_the_remembered_inputs_are_gone(policy, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import cefw
+
+    state = tmp_path / "state"
+    install = tmp_path / "ce-copy"
+    shutil.copytree(Path(cefw.__file__).parent / "examples" / "core-host" / "install", install)
+    assert run("add", "--install-dir", str(install), state=state)[0] == 0
+    assert held(policy)
+    shutil.rmtree(install)
+    status, _ = run("remove", state=state)
+    assert status == 0 and held(policy) == {}
+    assert "using those of the last successful" in capsys.readouterr().err

@@ -258,15 +258,17 @@ def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
+    from .plan.remembered import given
 
     backend, state = _backend(args), _state(args)
     core = None
+    typed = given(args)
     inputs, _ = _recalled_inputs(args, state, backend.name)
     if _has_inputs(args):
         try:  # the plan only tells whether this is a CE server (for the restart note)
             core = "core" in make_plan_from(inputs).host.roles
-        except InputError:
-            if args.example or args.install_dir:
+        except InputError:  # remembered inputs gone since must not stop a removal
+            if typed.get("example") or typed.get("install_dir"):
                 raise
     outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove")
     _show(outcome, "change", args, out)
