@@ -237,7 +237,8 @@ def test_the_wrong_folder_is_refused_then_allowed(policy, tmp_path, capsys) -> N
     assert held(policy) == before
     status, out = run("add", *EXAMPLE, "--install-dir", str(services), "--dry-run", state=state)
     assert status == 0 and "`cefw add` would REFUSE this change" in out
-    assert "a real run would be refused" in capsys.readouterr().err
+    assert ("a real run would be refused (exit 2, nothing changed) without --allow-removals"
+            in capsys.readouterr().err)
     status, _ = run("add", *EXAMPLE, "--install-dir", str(services), "--allow-removals",
                     state=state)
     assert status == 0 and held(policy) == {}

@@ -234,9 +234,11 @@ def _guard(plan: Any, args: argparse.Namespace) -> Any:
 
 
 def _warn_refused(outcome: Any) -> None:
-    if outcome.refused:
-        print(f"cefw: warning: a real run would be refused: {outcome.refused}",
-              file=sys.stderr)
+    if outcome.refused:  # the reasons are in the output (text, or `refused` in JSON)
+        wanted = " and ".join(o for o in ("--allow-removals", "--allow-widening")
+                              if o in outcome.refused)
+        print(f"cefw: warning: a real run would be refused (exit 2, nothing changed) "
+              f"without {wanted}: see why in the output", file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
