@@ -163,5 +163,30 @@ def is_loopback(host: str) -> bool:
     return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
+def widened(before: tuple[str, ...], after: tuple[str, ...]) -> str:
+    """How `after` lets in addresses `before` did not ("" when it does not): to any, or
+    what it adds. Canonical forms in, as held by a rule; a keyword Windows keeps verbatim
+    (LocalSubnet) covers nothing cefw can prove, so replacing it counts as widening."""
+    if after == before or before == (ANY,):
+        return ""
+    if after == (ANY,):
+        return "to any address"
+    held = [n for n in _lenient(before) if n is not None]
+    added = [a for a, net in zip(after, _lenient(after), strict=True)
+             if net is None or not any(net.version == h.version and net.subnet_of(h)  # type: ignore[arg-type]
+                                       for h in held)]
+    return f"adds {', '.join(added)}" if added else ""
+
+
+def _lenient(addresses: tuple[str, ...]) -> list[Network | None]:
+    out: list[Network | None] = []
+    for a in addresses:
+        try:
+            out.append(ipaddress.ip_network(a, strict=False))
+        except ValueError:
+            out.append(None)
+    return out
+
+
 def to_windows(addresses: tuple[str, ...]) -> str:
     return "*" if addresses == (ANY,) else ",".join(addresses)

@@ -95,8 +95,12 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", choices=("windows", "nftables"), default=None,
                    help="firewall to use (default: windows on Windows, nftables elsewhere)")
     g.add_argument("--state-dir", type=Path, metavar="DIR",
-                   help="lock and snapshots (default: %%ProgramData%%\\cefw on Windows, "
-                   "/var/lib/cefw as root; env CEFW_STATE_DIR)")
+                   help="lock, snapshots, remembered inputs (default: "
+                   "%%ProgramData%%\\cefw on Windows, /var/lib/cefw as root; env "
+                   "CEFW_STATE_DIR)")
+    g.add_argument("--keep-snapshots", type=_positive(int), metavar="N",
+                   help="snapshots kept per backend, older ones are deleted (default 20; "
+                   "env CEFW_KEEP_SNAPSHOTS)")
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
@@ -116,6 +120,16 @@ def _args_change(p: argparse.ArgumentParser) -> None:
     _add_backend(p)
     p.add_argument("--dry-run", action="store_true", help="print the change set and write nothing")
     _add_format(p, "change")
+
+
+def _args_add(p: argparse.ArgumentParser) -> None:
+    _args_change(p)
+    g = p.add_argument_group("guard rails (refused unless asked for)")
+    g.add_argument("--allow-removals", action="store_true",
+                   help="delete rules even when the plan finds no CE component or would "
+                   "delete more than half of the group")
+    g.add_argument("--allow-widening", action="store_true",
+                   help="let a rule admit more remote addresses or profiles than it does now")
 
 
 def _args_audit(p: argparse.ArgumentParser) -> None:
@@ -139,7 +153,10 @@ def _args_export(p: argparse.ArgumentParser) -> None:
 def _args_restore(p: argparse.ArgumentParser) -> None:
     _add_backend(p)
     p.add_argument("--snapshot", type=Path, metavar="FILE",
-                   help="snapshot to restore (default: the newest in the state folder)")
+                   help="snapshot to restore (default: the newest not written by a restore)")
+    p.add_argument("--list", action="store_true",
+                   help="list the snapshots (time, command, rules), newest first; change "
+                   "nothing")
     p.add_argument("--dry-run", action="store_true", help="print the change set only")
     _add_format(p, "change")
 
@@ -252,9 +269,7 @@ def _inputs(args: argparse.Namespace) -> Any:
 
 
 def _plan(args: argparse.Namespace) -> Any:
-    from .plan.make import make_plan
-
-    return make_plan(_inputs(args))
+    return make_plan_from(_inputs(args))
 
 
 def _has_inputs(args: argparse.Namespace) -> bool:
@@ -295,17 +310,44 @@ def _backend(args: argparse.Namespace) -> Any:
 def _state(args: argparse.Namespace) -> Any:
     from .apply.state import StateDir
 
-    return StateDir(args.state_dir)
+    return StateDir(args.state_dir, keep=getattr(args, "keep_snapshots", None))
+
+
+def _guard(plan: Any, args: argparse.Namespace) -> Any:
+    from .apply.operations import Guard
+
+    components = plan.host.components
+    where = plan.host.install_dir
+    if components:
+        shown = ", ".join(components[:6]) + (" ..." if len(components) > 6 else "")
+        found = (f"{len(components)} CE component(s) ({shown}) in {where}, "
+                 f"{len(plan.rules)} rule(s)")
+    else:
+        found = f"no CE component in {where}"
+    return Guard(found, len(components), args.allow_removals, args.allow_widening)
+
+
+def _warn_refused(outcome: Any) -> None:
+    if outcome.refused:  # the reasons are in the output (text, or `refused` in JSON)
+        wanted = " and ".join(o for o in ("--allow-removals", "--allow-widening")
+                              if o in outcome.refused)
+        print(f"cefw: warning: a real run would be refused (exit 2, nothing changed) "
+              f"without {wanted}: see why in the output", file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
 
-    plan = _plan(args)
-    backend = _backend(args)
+    backend, state = _backend(args), _state(args)
+    inputs, notes = _recalled_inputs(args, state, backend.name)
+    plan = make_plan_from(inputs)
     _report_host(backend, plan.rules, dry_run=args.dry_run)
-    outcome = converge(backend, plan.rules, _state(args), dry_run=args.dry_run)
+    outcome = converge(backend, plan.rules, state, dry_run=args.dry_run,
+                       guard=_guard(plan, args), command="add")._replace(inputs=notes)
     _show(outcome, "change", args, out)
+    _warn_refused(outcome)
+    if not args.dry_run:
+        _remember(args, inputs, state, backend.name)
     _restart_note(outcome, core="core" in plan.host.roles)
     _warn_findings(plan.findings)
     return EXIT_OK
@@ -333,15 +375,19 @@ def _report_host(backend: Any, rules: Any, *, dry_run: bool) -> None:
 
 def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
+    from .plan.remembered import given
 
+    backend, state = _backend(args), _state(args)
     core = None
+    typed = given(args)
+    inputs, _ = _recalled_inputs(args, state, backend.name)
     if _has_inputs(args):
         try:  # the plan only tells whether this is a CE server (for the restart note)
-            core = "core" in _plan(args).host.roles
-        except InputError:
-            if args.example or args.install_dir:
+            core = "core" in make_plan_from(inputs).host.roles
+        except InputError:  # remembered inputs gone since must not stop a removal
+            if typed.get("example") or typed.get("install_dir"):
                 raise
-    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run)
+    outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK
@@ -350,20 +396,71 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import audit
 
-    plan = _plan(args)
     backend = _backend(args)
-    report = audit(backend, plan.rules, (*plan.findings, *_policy_findings(args, plan)))
+    inputs, _ = _recalled_inputs(args, _state(args), backend.name)
+    plan = make_plan_from(inputs)
+    report = audit(backend, plan.rules, (*plan.findings, *_policy_findings(inputs, plan)))
     _show(report, "change", args, out)
     return report.exit_status
 
 
-def _policy_findings(args: argparse.Namespace, plan: Any) -> list[Any]:
+def _policy_findings(inputs: Any, plan: Any) -> list[Any]:
     """What the firewall rules Group Policy delivers (read from the registry the inputs
     name: live on Windows, a hive, .reg exports) do to the plan."""
     from .plan.make import registry_source
     from .platforms.windows.gpfas import delivered_findings
 
-    return delivered_findings(registry_source(_inputs(args)), plan.rules)
+    return delivered_findings(registry_source(inputs), plan.rules)
+
+
+def make_plan_from(inputs: Any) -> Any:
+    from .plan.make import make_plan
+
+    return make_plan(inputs)
+
+
+def _recalled_inputs(args: argparse.Namespace, state: Any,
+                     backend: str) -> tuple[Any, tuple[str, ...]]:
+    """The inputs to plan from, and how they differ from those of the last successful
+    `cefw add` on this backend. Given no input option, the remembered ones are reused
+    (said on stderr)."""
+    from .plan import remembered as memory
+
+    found = memory.usable(state.read_json(memory.file_name(backend)))
+    options = memory.given(args)
+    if not options and found:
+        memory.apply_to(args, found)
+        options = found["options"]
+        print(f"cefw: no inputs given: using those of the last successful `cefw add` "
+              f"({found['time']}, from {state.path}): {memory.command_line(options)}",
+              file=sys.stderr)
+    inputs = _inputs(args)
+    notes: tuple[str, ...] = ()
+    if found:
+        notes = tuple(memory.differences(found, options, inputs))
+        if notes:
+            print(f"cefw: inputs differ from the last successful `cefw add` ({found['time']}):"
+                  + "".join(f"\n  {n}" for n in notes), file=sys.stderr)
+    return inputs, notes
+
+
+def _remember(args: argparse.Namespace, inputs: Any, state: Any, backend: str) -> None:
+    """Keep the inputs of this successful add; failing to is a warning, not a failure:
+    the firewall change is done."""
+    import time
+
+    from .errors import EnvironmentProblem
+    from .plan import remembered as memory
+
+    options = memory.given(args)
+    if not options:
+        return
+    try:
+        state.write_json(memory.file_name(backend), memory.record(
+            options, inputs, time.strftime("%Y-%m-%d %H:%M:%S")))
+    except EnvironmentProblem as exc:
+        print(f"cefw: warning: the inputs were not remembered: {exc.problem}",
+              file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
@@ -515,16 +612,44 @@ def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
 
     backend = _backend(args)
     state = _state(args)
+    if args.list:
+        return _list_snapshots(state, backend.name, args, out)
     path = args.snapshot or state.latest_snapshot(backend.name)
     if path is None:
         raise CefwError(f"no snapshot for the {backend.name} backend in {state.path}",
-                        "pass --snapshot FILE, or --state-dir where cefw saved them")
+                        "pass --snapshot FILE, or --state-dir where cefw saved them "
+                        "(`cefw restore --list` shows them)")
     rules = load_snapshot(path)
     verb = "would restore" if args.dry_run else "restoring"
     print(f"cefw: {verb} {len(rules)} rule(s) from {path}", file=sys.stderr)
-    outcome = converge(backend, rules, state, dry_run=args.dry_run)
+    # The rules replaced are saved as a snapshot marked "restore": a plain restore skips
+    # those, so running it twice puts back the same rules instead of undoing itself.
+    outcome = converge(backend, rules, state, dry_run=args.dry_run, command="restore")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=None)
+    return EXIT_OK
+
+
+def _list_snapshots(state: Any, backend: str, args: argparse.Namespace, out: IO[str]) -> int:
+    found = state.describe(backend)
+    plain = state.latest_snapshot(backend)
+    if args.format == "json":
+        from .render.json import dumps
+
+        out.write(dumps({"schema": "cefw.snapshots/1", "backend": backend,
+                         "state_dir": str(state.path), "keep": state.keep,
+                         "default": str(plain) if plain else None,
+                         "snapshots": [s.to_json() for s in found]}))
+        return EXIT_OK
+    if not found:
+        out.write(f"No snapshot for the {backend} backend in {state.path}.\n")
+        return EXIT_OK
+    out.write(f"Snapshots for {backend} in {state.path}, newest first (kept: {state.keep}); "
+              "each holds the rules as they were before that command wrote:\n")
+    for s in found:
+        rules = f"{s.rules} rule(s)" if s.rules >= 0 else "unreadable"
+        mark = "  <- plain `cefw restore` uses this" if s.path == plain else ""
+        out.write(f"  {s.time}  before {s.command or '?':8} {rules:13} {s.path.name}{mark}\n")
     return EXIT_OK
 
 
@@ -656,10 +781,14 @@ COMMANDS: dict[str, Command] = {
         "make the firewall group hold the plan (creates/updates first)",
         "Make the group \"Contact Expert\" hold exactly the planned rules: create missing "
         "ones, update changed ones in place, then delete stale and duplicate ones. Nothing "
-        "outside the group is touched; a second run with nothing changed writes nothing.",
+        "outside the group is touched; a second run with nothing changed writes nothing. "
+        "Refused unless asked for: deleting rules while the plan finds no CE component or "
+        "more than half of the group (--allow-removals), letting more hosts connect "
+        "(--allow-widening). Given no input option, the inputs of the last successful "
+        "add are reused.",
         ["cefw add --dry-run --site site.toml", "cefw add --site site.toml",
          "cefw add --dry-run --backend nftables --example core-host"],
-        _args_change, cmd_add),
+        _args_add, cmd_add),
     "remove": Command(
         "delete every rule of cefw's group, nothing else",
         "Delete every rule of the group \"Contact Expert\" (Windows) or the table "
@@ -686,9 +815,10 @@ COMMANDS: dict[str, Command] = {
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",
-        "Make the group hold a snapshot cefw saved before a change (the newest one by "
-        "default).",
-        ["cefw restore --dry-run", "cefw restore --snapshot FILE"],
+        "Make the group hold a snapshot cefw saved before a change: by default the newest "
+        "one not written by a restore, so a second plain restore changes nothing (the "
+        "rules a restore replaces are saved too, marked restore: --list shows them).",
+        ["cefw restore --list", "cefw restore --dry-run", "cefw restore --snapshot FILE"],
         _args_restore, cmd_restore),
     "examples": Command("list the bundled example hosts", "List the bundled example hosts.",
                         ["cefw examples", "cefw examples --json"], _args_list, cmd_examples),

@@ -52,6 +52,11 @@ class EnvironmentProblem(CefwError):
     cefw run holds the lock, the firewall service is unreachable."""
 
 
+class Refused(CefwError):
+    """A change a guard rail stops (it would delete most of the group, or let more hosts
+    in) and the command line did not ask for explicitly. Nothing was written."""
+
+
 class ApplyFailed(CefwError):
     """A write failed part way and every earlier write was undone."""
 

@@ -59,6 +59,8 @@ CODES: dict[str, tuple[str, str]] = {
     "foreign-allow-rule": ("high", "an enabled allow rule outside the group lets in more "
                                    "than cefw's rule for the same traffic: cefw's scoping "
                                    "has no effect"),
+    "duplicate-server": ("medium", "ServerAgent.Config.xml has two <Server> entries for one "
+                                   "component: the rule opens the ports of both"),
 }
 
 

@@ -31,6 +31,9 @@ def parse_range(text: str) -> PortRange:
     if not sep:
         port = parse_port(first)
         return (port, port)
+    if not first.strip() or not last.strip():  # `-5`, `9905-`: show what was written
+        raise PortSyntaxError(f"{text.strip()!r} is not a port number (1-{MAX_PORT}) or a range "
+                              "(first-last)")
     low, high = parse_port(first), parse_port(last)
     if low > high:
         raise PortSyntaxError(f"{text!r} is a range that ends before it starts")

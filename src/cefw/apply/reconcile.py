@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..addresses import widened
 from ..errors import ApplyFailed, CefwError, RollbackFailed
 from ..model import Rule
 from ..ports import format_ports
@@ -29,7 +30,8 @@ from .store import (
 )
 
 __all__ = ["CHANGED", "CREATE", "DELETE", "DUPLICATE", "EXTRA", "MISSING", "UPDATE",
-           "Change", "ChangeSet", "apply_itemwise", "changes_for", "diff", "field_diff"]
+           "Change", "ChangeSet", "apply_itemwise", "changes_for", "diff", "field_diff",
+           "widens"]
 
 
 def _show(field: str, value: object) -> str:
@@ -50,6 +52,23 @@ def field_diff(fields: Sequence[str], current: Rule, desired: Rule) -> list[str]
         if old != new:
             out.append(f"{field} {_show(field, old)} -> {_show(field, new)}")
     return out
+
+
+def widens(fields: Sequence[str], current: Rule, desired: Rule) -> str:
+    """How an update lets more hosts connect ("" when it does not): remote addresses that
+    were not allowed before, or a profile added (a Windows rule then applies on networks
+    it did not apply on). Only the fields the store holds are looked at."""
+    out = []
+    if "remote_addresses" in fields:
+        how = widened(current.remote_addresses, desired.remote_addresses)
+        if how:
+            out.append(f"remote_addresses {_show('remote_addresses', current.remote_addresses)}"
+                       f" -> {_show('remote_addresses', desired.remote_addresses)} ({how})")
+    if "profiles" in fields:
+        added = [p for p in desired.profiles if p not in current.profiles]
+        if added:
+            out.append(f"profile{'s' if len(added) > 1 else ''} {','.join(added)} added")
+    return "; ".join(out)
 
 
 def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[str],
@@ -77,7 +96,8 @@ def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[st
                                       "a second rule with this name"))
         changed = field_diff(fields, keep.rule, target)
         if changed:
-            updates.append(Change(UPDATE, rule.name, rule, keep, CHANGED, "; ".join(changed)))
+            updates.append(Change(UPDATE, rule.name, rule, keep, CHANGED, "; ".join(changed),
+                                  widens(fields, keep.rule, target)))
         else:
             unchanged.append(rule.name)
     for name, stored_list in by_name.items():

@@ -34,6 +34,7 @@ class Change(NamedTuple):
     current: Stored | None  # UPDATE, DELETE
     drift: str  # MISSING | CHANGED | EXTRA | DUPLICATE
     detail: str  # "local_ports 9905 -> 9915", "not in the plan", ...
+    widens: str = ""  # an update that lets more in: "remote_addresses 10.0.1.10 -> any"
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -41,6 +42,7 @@ class Change(NamedTuple):
             "name": self.name,
             "drift": self.drift,
             "detail": self.detail,
+            "widens": self.widens or None,
         }
         if self.desired is not None:
             data["rule"] = self.desired.to_json()
@@ -58,6 +60,15 @@ class ChangeSet(NamedTuple):
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
+
+    @property
+    def removals(self) -> tuple[Change, ...]:
+        """Deletes of rules the plan no longer has (a duplicate's delete keeps the rule)."""
+        return tuple(c for c in self.changes if c.action == DELETE and c.drift == EXTRA)
+
+    @property
+    def widening(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.widens)
 
     def summary(self) -> str:
         return (f"{self.count(CREATE)} to create, {self.count(UPDATE)} to update, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import catalog
 from ..errors import InputError
 from ..findings import finding
 from ..model import SEVERITIES, Finding, Host, Plan
@@ -26,12 +27,37 @@ def make_plan(inputs: Inputs) -> Plan:
     site = load_site(inputs.site) if inputs.site else NO_SITE
     program_dir, notes = _program_dir(inputs, site, install_dir)
     ctx = HostContext(install_dir, program_dir, registry_source(inputs))
+    _refuse_configuration_only(ctx)
     endpoints, findings = discover(ctx, inputs)
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
     host = Host(roles_of(components), str(install_dir), program_dir, found_by, components)
     return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)))
+
+
+CONFIGURATION = (catalog.SERVERAGENT_CONFIG, r"Tomcat\conf\server.xml",
+                 catalog.SERVERMANAGER_CONFIG, catalog.AGENTCLIENT_CONFIG)
+
+
+def _refuse_configuration_only(ctx: HostContext) -> None:
+    """A copy with CE's configuration but none of its program files would plan no rule
+    (components are found by their program files: the configuration lists servers that
+    are not installed, e.g. the vendor's default ServerAgent.Config.xml): refuse it and
+    say what to copy, rather than plan nothing quietly."""
+    if ctx.installed():
+        return
+    found = [c for c in CONFIGURATION if ctx.exists(c)]
+    if found:
+        example = catalog.BY_ID["DialerServer"].program
+        raise InputError(
+            str(ctx.install_dir), "",
+            f"CE configuration found ({', '.join(found)}) but no CE program file: cefw "
+            f"finds components by their program files ({example}, ...), so this copy "
+            "would plan no rule",
+            "copy the program files too (the whole install folder), or at least each "
+            "component's .exe at its place (an empty file of that name is enough: cefw "
+            "only checks that it exists; `cefw components` lists them)")
 
 
 def _sorted(findings: list[Finding]) -> list[Finding]:

@@ -111,6 +111,8 @@ def _zones(table: dict, shown: str) -> dict[str, tuple[str, ...]]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(shown, where, "must be a list of address strings",
                              f'write {name} = ["10.0.1.10", "10.20.0.0/16"]')
+        for index, token in enumerate(value):
+            _plain_address(token, shown, f"{where}[{index}]")
         try:
             zones[name] = canonical(value)
         except AddressSyntaxError as exc:
@@ -149,6 +151,20 @@ def _no_special(addresses: tuple[str, ...], shown: str, where: str) -> None:
                                  "refuses it in a rule's remote addresses",
                                  "remove it from the zone; list the addresses of the CE "
                                  "servers and PCs that connect")
+
+
+def _plain_address(token: str, shown: str, where: str) -> None:
+    """What canonical() would pass but no firewall takes: "" (which would silently mean
+    nobody) and an IPv6 address with a zone (`fe80::1%eth0`, which nft refuses late)."""
+    if not token.strip():
+        raise InputError(shown, where, "an empty address",
+                         "remove the empty string; an empty list (servers = []) means "
+                         "nobody may connect")
+    if "%" in token:
+        address, _, zone = token.partition("%")
+        raise InputError(shown, where, f"{token!r} is an IPv6 address with a zone "
+                         f"(%{zone.split('/')[0]}): firewall rules take no zone",
+                         f"write the address without it ({address.strip()}) or a prefix")
 
 
 def _profiles(rules: dict, shown: str) -> tuple[str, ...]:

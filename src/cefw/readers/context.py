@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import catalog
+from ..errors import InputError
 from ..model import Endpoint, Finding
 from ..registry import NoRegistry, Source
 
@@ -68,7 +69,14 @@ class HostContext:
         if cached is None:
             try:
                 names = os.listdir(folder)
-            except OSError:
+            except PermissionError:
+                # Not "not installed": the components in it would silently lose their
+                # rules.
+                raise InputError(folder, "", "cefw may not read this folder (permission "
+                                 "denied), so the CE components in it cannot be found",
+                                 "run cefw elevated (as an administrator) or as root, or "
+                                 "give it read access to the folder") from None
+            except OSError:  # missing, or a file where a folder was looked for
                 names = []
             cached = {}
             for name in sorted(names):  # exact-case duplicates: first in sorted order

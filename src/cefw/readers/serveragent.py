@@ -47,7 +47,7 @@ def read_config(ctx: HostContext) -> ServerAgentReading:
     path = ctx.find(catalog.SERVERAGENT_CONFIG)
     agent = catalog.BY_ID["ServerAgent"]
     agent_program = ctx.program(agent.program)
-    if path is None or not path.is_file():
+    if path is None:  # a folder or a FIFO there is refused by parse_file, not "not found"
         eps, fnd = ([], [])
         if "ServerAgent" in ctx.installed():
             eps, fnd = default_endpoints(agent, agent_program,
@@ -64,13 +64,31 @@ def read_config(ctx: HostContext) -> ServerAgentReading:
         eps, fnd = _agent_port(root, shown, agent, agent_program)
         endpoints += eps
         findings += fnd
+    first: dict[str, Node] = {}
     for server in root.iter("Server"):
         component, eps, fnd = _server(ctx, server, shown)
         if component is not None:
             configured.add(component)
+            if component in first:
+                findings.append(_duplicate(shown, component, first[component], server))
+            first.setdefault(component, server)
         endpoints += eps
         findings += fnd
     return ServerAgentReading(Reading(endpoints, findings), True, frozenset(configured))
+
+
+def _duplicate(shown: str, component: str, one: Node, other: Node) -> Finding:
+    """The Server Agent starts a component once: of two entries, one is stale, and the
+    rule (which holds the ports of both) opens a port nothing should listen on."""
+    def entry(node: Node) -> str:
+        port = node.get("Port")
+        return f"line {node.line}" + (f" (Port={port.strip()!r})" if port else " (no Port)")
+
+    return finding(
+        "duplicate-server", component,
+        f"{shown} has two <Server> entries for {component}: {entry(one)} and "
+        f"{entry(other)}. The rule opens the ports of both; remove the stale entry, then "
+        "run cefw add again.")
 
 
 def _agent_port(root: Node, shown: str, agent: catalog.Component,

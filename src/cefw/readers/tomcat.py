@@ -49,6 +49,7 @@ CATALINA_JAR = r"Tomcat\lib\catalina.jar"
 RELEASE_NOTES = r"Tomcat\RELEASE-NOTES"
 WEBAPPS = r"Tomcat\webapps"
 SERVER_INFO = "org/apache/catalina/util/ServerInfo.properties"
+SERVER_INFO_MAX = 64 * 1024
 
 XML_FIX = ("correct Tomcat\\conf\\server.xml (compare it with the server.xml of the same "
            "Tomcat release) so that Tomcat itself can read it")
@@ -122,8 +123,12 @@ def _jar_version(jar: Path) -> Version | None:
     import zipfile  # only here: most hosts are read without ever needing it
 
     try:
-        with zipfile.ZipFile(jar) as archive:
-            data = archive.read(SERVER_INFO)
+        with zipfile.ZipFile(jar) as archive, archive.open(SERVER_INFO) as member:
+            # Tomcat's is ~1 KB. Read a bounded amount, whatever the header claims: a
+            # member that inflates to gigabytes (a zip bomb) is an unknown version.
+            data = member.read(SERVER_INFO_MAX + 1)
+        if len(data) > SERVER_INFO_MAX:
+            return None
         props = parse_properties(data.decode("latin-1"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, RuntimeError):
         return None

@@ -175,6 +175,11 @@ def _decode(data: bytes, path: str) -> str:
         return _utf8(data[3:], path)  # even under a REGEDIT4 header: the BOM says UTF-8
     if len(data) >= 2 and data[0] and not data[1]:
         return data.decode("utf-16-le", errors="replace")  # UTF-16LE without its BOM
+    if data.startswith(b"\xfe\xff"):
+        # regedit never writes big-endian, but an editor's "UTF-16 BE" says so plainly.
+        return data[2:].decode("utf-16-be", errors="replace")
+    if len(data) >= 2 and not data[0] and data[1]:
+        return data.decode("utf-16-be", errors="replace")  # UTF-16BE without its BOM
     if data.lstrip()[:8].upper() == b"REGEDIT4":
         # cp1252 leaves five bytes undefined: replaced, as the file cannot say otherwise.
         return data.decode("cp1252", errors="replace")

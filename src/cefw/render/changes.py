@@ -23,7 +23,12 @@ _VERB = {"create": "+ create", "update": "~ update", "delete": "- delete"}
 
 def _changes(changes: ChangeSet, out: IO[str]) -> None:
     for change in changes.changes:
-        out.write(f"  {_VERB[change.action]:9} {change.name}: {change.detail}\n")
+        mark = "  [widens]" if change.widens else ""
+        out.write(f"  {_VERB[change.action]:9} {change.name}: {change.detail}{mark}\n")
+    widening = changes.widening
+    if widening:
+        out.write(f"  [widens]: {len(widening)} change(s) let more hosts connect than "
+                  "before\n")
 
 
 def print_outcome(outcome: Outcome, out: IO[str]) -> None:
@@ -31,6 +36,9 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
     target = outcome.backend
     if outcome.dry_run:
         out.write(f"Dry run ({target}): nothing was written.\n")
+    if outcome.inputs:
+        out.write("Inputs differ from the last successful `cefw add`:\n"
+                  + "".join(f"  {line}\n" for line in outcome.inputs))
     if not changes:
         out.write(f"In sync ({target}): nothing to change "
                   f"({len(changes.unchanged)} rule(s) already as planned).\n")
@@ -38,6 +46,9 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
         verb = "Would change" if outcome.dry_run else "Changed"
         out.write(f"{verb} ({target}): {changes.summary()}\n")
         _changes(changes, out)
+    if outcome.refused:
+        out.write(f"Without the option named below, `cefw add` would REFUSE this change: "
+                  f"{outcome.refused}\n")
     if outcome.preview:
         out.write("\nWhat would be sent:\n" + outcome.preview.rstrip("\n") + "\n")
     if outcome.skipped:
@@ -58,7 +69,8 @@ def print_audit(report: AuditReport, out: IO[str]) -> None:
         out.write(f"Drift ({report.backend}): {len(report.changes.changes)} difference(s); "
                   "`cefw add` repairs them.\n")
         for change in report.changes.changes:
-            out.write(f"  {change.drift:9} {change.name}: {change.detail}\n")
+            mark = "  [widens]" if change.widens else ""
+            out.write(f"  {change.drift:9} {change.name}: {change.detail}{mark}\n")
     if report.findings:
         out.write("Findings:\n")
         for f in report.findings:
