@@ -320,7 +320,7 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
         except InputError:
             if args.example or args.install_dir:
                 raise
-    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run)
+    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run, wanted=None)
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK
@@ -499,9 +499,9 @@ def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
         raise CefwError(f"no snapshot for the {backend.name} backend in {state.path}",
                         "pass --snapshot FILE, or --state-dir where cefw saved them")
     rules = load_snapshot(path)
-    verb = "would restore" if args.dry_run else "restoring"
-    print(f"cefw: {verb} {len(rules)} rule(s) from {path}", file=sys.stderr)
-    outcome = converge(backend, rules, state, dry_run=args.dry_run)
+    verb = "would put back" if args.dry_run else "putting back"
+    print(f"cefw: {verb} the {len(rules)} rule(s) saved in {path}", file=sys.stderr)
+    outcome = converge(backend, rules, state, dry_run=args.dry_run, wanted="snapshot")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=None)
     return EXIT_OK

@@ -40,18 +40,18 @@ class Outcome(NamedTuple):
 
 
 def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
-             dry_run: bool) -> Outcome:
+             dry_run: bool, wanted: str | None = "plan") -> Outcome:
     """Make the group hold exactly `rules`: `cefw add` (and, with no rules, `cefw
-    remove`)."""
+    remove`). `wanted` names `rules` in what people read (reconcile.diff)."""
     desired, skipped = split(rules, backend)
     backend.check_ready(write=not dry_run)
     if dry_run:
-        changes = changes_for(backend, desired)
+        changes = changes_for(backend, desired, wanted)
         preview = backend.describe(changes, desired) if changes else ""
         return Outcome(backend.name, changes, False, True, None, tuple(skipped), preview)
     with state.lock(backend.name):
         current = backend.read()
-        changes = diff(desired, current, backend.fields, backend.normalise)
+        changes = diff(desired, current, backend.fields, backend.normalise, wanted)
         if not changes:
             return Outcome(backend.name, changes, False, False, None, tuple(skipped))
         snapshot = state.save_snapshot(backend.name, [s.rule for s in current])

@@ -8,7 +8,8 @@
 .DESCRIPTION
     Review this file, then run it from an elevated PowerShell:
         powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\ce-firewall.ps1
-    It converges the group in one pass, without a moment in which CE traffic is blocked:
+    It makes the group hold the rules below in one pass, new rules first and old ones
+    removed last, so CE traffic is never blocked:
       1. it stops before any change if a rule outside the group 'Contact Expert' already
          uses one of the names below;
       2. it creates each missing rule and updates each existing one in place;
@@ -23,7 +24,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 
 $group = 'Contact Expert'
-$store = @{}  # the local computer's persistent store
+$target = @{}  # no Group Policy object: the cmdlets change this computer's own rules
 
 $rules = @(
     @{
@@ -274,7 +275,7 @@ $rules = @(
 function Get-CERule([string] $Name) {
     # -Name takes wildcards: escape them, then keep the exact name only.
     $pattern = [WildcardPattern]::Escape($Name)
-    @(Get-NetFirewallRule -Name $pattern -ErrorAction SilentlyContinue @store |
+    @(Get-NetFirewallRule -Name $pattern -ErrorAction SilentlyContinue @target |
         Where-Object { $_.Name -eq $Name })
 }
 
@@ -288,7 +289,8 @@ foreach ($rule in $rules) {
     }
 }
 
-# 2. Create the missing rules, update the others in place (make before break).
+# 2. Create the missing rules, update the others in place: new rules first, old ones
+#    removed last (step 3), so CE traffic is never blocked.
 foreach ($rule in $rules) {
     $settings = @{
         Description   = $rule.Description
@@ -303,21 +305,21 @@ foreach ($rule in $rules) {
     }
     if ((Get-CERule $rule.Name).Count -gt 0) {
         $pattern = [WildcardPattern]::Escape($rule.Name)
-        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store
+        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @target
         Write-Host ('updated ' + $rule.Name)
     } else {
         $identity = @{ Name = $rule.Name; DisplayName = $rule.Name; Group = $group }
-        New-NetFirewallRule @identity @settings @store | Out-Null
+        New-NetFirewallRule @identity @settings @target | Out-Null
         Write-Host ('created ' + $rule.Name)
     }
 }
 
-# 3. Remove the group's rules that are no longer planned: by group, after 1 and 2.
+# 3. Remove the group's rules that are not in the plan: by group, after 1 and 2.
 $planned = @($rules | ForEach-Object { $_.Name })
-$stale = @(Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue @store |
+$stale = @(Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue @target |
     Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
 foreach ($old in $stale) {
-    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store
+    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @target
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }
 
