@@ -206,12 +206,12 @@ def test_powershell_policy_store_is_one_session_for_every_cmdlet() -> None:
     assert script.count("Open-NetGPO") == 1 and script.count("Save-NetGPO") == 1
     assert script.index("Open-NetGPO") < script.index("$rules = @(") < script.index(
         "Save-NetGPO")
-    assert "$store = @{ GPOSession = $session }" in script
+    assert "$target = @{ GPOSession = $session }" in script
     calls = re.findall(r"^\s*(?:\$\w+ = )?@?\(?((?:Get|Set|New|Remove)-NetFirewallRule.*)$",
                        script, re.MULTILINE)
-    assert len(calls) == 5 and all("@store" in call for call in calls)
+    assert len(calls) == 5 and all("@target" in call for call in calls)
     local = powershell.script(rules(), restart_note=False)
-    assert "Open-NetGPO" not in local and "$store = @{}" in local
+    assert "Open-NetGPO" not in local and "$target = @{}" in local
 
 
 def test_powershell_quote() -> None:

@@ -202,7 +202,7 @@ def test_a_changed_port_is_an_update_of_the_same_rule() -> None:
              else r for r in SAMPLE]
     changes = diff(moved, parse_table(recorded("sample")), nft.fields, nft.normalise)
     assert [(c.action, c.name, c.detail) for c in changes.changes] == [
-        (UPDATE, "CE-DialerServer-TCP", "local_ports 9905 -> 9915")]
+        (UPDATE, "CE-DialerServer-TCP", "local ports firewall: 9905 -> plan: 9915")]
 
 
 def test_program_and_profiles_are_not_compared() -> None:

@@ -84,7 +84,9 @@ def test_changes_are_ordered_make_before_break() -> None:
     assert actions == [CREATE, UPDATE, DELETE]
     assert [c.name for c in changes.changes] == ["CE-New-TCP", "CE-A-TCP", "CE-Old-TCP"]
     assert changes.unchanged == ("CE-B-TCP",)
-    assert changes.changes[1].detail == "local_ports 1 -> 10"
+    assert changes.changes[1].detail == "local ports firewall: 1 -> plan: 10"
+    assert changes.changes[0].detail == "in the plan, not in the firewall"
+    assert changes.changes[2].detail == "in the firewall, not in the plan"
     assert changes.changes[2].drift == EXTRA
     assert changes.changes[0].drift == MISSING
 

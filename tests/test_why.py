@@ -23,7 +23,8 @@ def test_a_port_from_a_file_line_to_its_rule() -> None:
     assert lines[0] == "TCP 9998: ServerAgent"
     assert r"Services\ServerAgent\ServerAgent.Config.xml: line 4, Agent/@Port" in text
     assert "Source:    server (the vendor's column) -> site zone(s) servers" in text
-    assert "rule:      CE-ServerAgent-TCP: TCP 9998 from 10.0.1.10, 10.0.1.11, 10.0.1.20" in text
+    assert ("rule:      CE-ServerAgent-TCP: TCP 9998 from servers (10.0.1.10, 10.0.1.11, "
+            "10.0.1.20)") in text
     assert len(lines) <= 6  # a few lines
 
 

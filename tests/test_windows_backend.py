@@ -211,7 +211,7 @@ def test_changed_port_updates_one_rule_in_place(policy: FwPolicy, state: StateDi
     outcome = converge(backend(policy), new_plan, state, dry_run=False)
     assert [(c.action, c.name) for c in outcome.changes.changes] == [
         (UPDATE, "CE-DialerServer-TCP")]
-    assert "local_ports 9905 -> 9915" in outcome.changes.changes[0].detail
+    assert "local ports firewall: 9905 -> plan: 9915" in outcome.changes.changes[0].detail
     assert len(policy.store.rules) == count  # updated, not added
     assert target._values["LocalPorts"] == "9915" and target in policy.store.rules
     assert policy.counters()["writes"] == 2  # LocalPorts and Description, nothing else
@@ -582,7 +582,7 @@ def test_cli_audit_drift_exits_1(cli, policy: FwPolicy) -> None:  # type: ignore
     cli("add")
     group_rule(policy, "CE-SDServer-TCP").LocalPorts = "1"
     status, out = cli("audit")
-    assert status == 1 and "changed   CE-SDServer-TCP: local_ports 1 -> 9904" in out
+    assert status == 1 and "changed   CE-SDServer-TCP: local ports firewall: 1 -> plan: 9904" in out
 
 
 def test_cli_not_elevated_exits_2_and_changes_nothing(cli, policy: FwPolicy,  # type: ignore[no-untyped-def]

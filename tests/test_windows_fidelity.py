@@ -215,7 +215,7 @@ def test_audit_reports_and_add_resets_unplanned_properties(policy: FwPolicy,
     report = audit(backend(policy), plan(), [])
     [change] = report.changes.changes
     assert change.name == "CE-DialerServer-TCP" and change.drift == "changed"
-    assert "EdgeTraversal=True" in change.detail and "-> cefw's defaults" in change.detail
+    assert "EdgeTraversal=True" in change.detail and "-> plan: cefw's defaults" in change.detail
     assert "LocalAddresses='198.18.5.5/255.255.255.255'" in change.detail
     assert report.exit_status == 1
 

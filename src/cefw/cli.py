@@ -53,6 +53,16 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position,
                          (width or terminal_width(80)) - 2)
 
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        """Descriptions wrap to the terminal (an 80-column console shows them whole);
+        indented lines (the examples, the inputs list) stay as written."""
+        import textwrap
+
+        return "\n".join(
+            line if line[:1].isspace() or len(line) <= width
+            else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
+            for line in text.splitlines())
+
 
 def terminal_width(fallback: int) -> int:
     """COLUMNS, else the terminal's width, else `fallback` (a file or a pipe)."""
@@ -118,7 +128,8 @@ def _add_wide(p: argparse.ArgumentParser) -> None:
 def _args_change(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     _add_backend(p)
-    p.add_argument("--dry-run", action="store_true", help="print the change set and write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would change and write nothing")
     _add_format(p, "change")
 
 
@@ -148,6 +159,12 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", choices=("core", "agent"),
                    help="registry-pol: the rules of CE servers (core) or agent PCs (agent); "
                    "default: the host's role")
+    _add_summary_json(p, "what was written (rules held, left out and why)")
+
+
+def _add_summary_json(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true",
+                   help=f"with -o FILE: print {what} as JSON on standard output")
 
 
 def _args_restore(p: argparse.ArgumentParser) -> None:
@@ -157,7 +174,8 @@ def _args_restore(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true",
                    help="list the snapshots (time, command, rules), newest first; change "
                    "nothing")
-    p.add_argument("--dry-run", action="store_true", help="print the change set only")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would change and write nothing")
     _add_format(p, "change")
 
 
@@ -191,6 +209,8 @@ def _args_pin(p: argparse.ArgumentParser) -> None:
                    "-ORBListenEndpoints in <Arguments> (default: as the file's other servers)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the change as a unified diff and write nothing")
+    p.add_argument("--json", action="store_true",
+                   help="what was (or would be) pinned as JSON, the diff included")
     _add_inputs(p)
 
 
@@ -226,6 +246,7 @@ def _args_report(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
                    help="write the HTML file here (default: standard output)")
+    _add_summary_json(p, "what the report holds (rules, listeners, findings)")
 
 
 def _args_why(p: argparse.ArgumentParser) -> None:
@@ -387,7 +408,8 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
         except InputError:  # remembered inputs gone since must not stop a removal
             if typed.get("example") or typed.get("install_dir"):
                 raise
-    outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove")
+    outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove",
+                       wanted=None)
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK
@@ -476,23 +498,48 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     options = {"policy_store": args.policy_store}
     if args.role:
         options["role"] = args.role
+    _summary_needs_output(args, "the script")
     text = module.render(plan, **options)
     if export.encoding is None:
         return _write_binary(text, args, out)
     if args.output:
         _write_file(args.output, text, export.encoding, export.newline)
-        print(_export_summary(args.output, len(plan.rules), module.left_out(plan)),
-              file=sys.stderr)
+        left_out = module.left_out(plan)
+        if args.json:
+            _summary_json(out, "cefw.export/1", format=args.format, file=str(args.output),
+                          planned=len(plan.rules), held=len(plan.rules) - len(left_out),
+                          left_out=[{"rule": name, "reason": why} for name, why in left_out])
+        else:
+            print(_export_summary(args.output, len(plan.rules), left_out), file=sys.stderr)
     else:
         out.write(text)
     return EXIT_OK
+
+
+def _summary_needs_output(args: argparse.Namespace, what: str) -> None:
+    """--json prints the summary of a file written with -o; without -o standard output
+    holds the file itself, so the two cannot share it."""
+    if args.json and not args.output:
+        raise CefwError(f"--json prints the summary of what -o FILE wrote; without -o, "
+                        f"{what} itself goes to standard output",
+                        "add -o FILE, or drop --json")
+
+
+def _summary_json(out: IO[str], schema: str, **fields: object) -> None:
+    from .render.json import dumps
+
+    out.write(dumps({"schema": schema, **fields}))
 
 
 def _write_binary(data: bytes, args: argparse.Namespace, out: IO[str]) -> int:
     """A binary export (Registry.pol) goes to -o FILE or a pipe, never to a terminal."""
     if args.output:
         _write_file(args.output, data)
-        print(f"cefw: wrote {args.output} ({len(data)} bytes)", file=sys.stderr)
+        if args.json:
+            _summary_json(out, "cefw.export/1", format=args.format, file=str(args.output),
+                          bytes=len(data))
+        else:
+            print(f"cefw: wrote {args.output} ({len(data)} bytes)", file=sys.stderr)
         return EXIT_OK
     buffer = getattr(out, "buffer", None)
     if buffer is None or getattr(out, "isatty", lambda: False)():
@@ -551,6 +598,7 @@ def cmd_report(args: argparse.Namespace, out: IO[str]) -> int:
     from .plan.make import make_plan
     from .render import report
 
+    _summary_needs_output(args, "the HTML")
     inputs = _inputs(args)
     plan = make_plan(inputs)
     text = report.render(plan, inputs=input_files(inputs, plan), version=__version__,
@@ -558,9 +606,13 @@ def cmd_report(args: argparse.Namespace, out: IO[str]) -> int:
                          install_shown=shown(Path(plan.host.install_dir)))
     if args.output:
         _write_file(args.output, text)
-        print(f"cefw: wrote {args.output} ({len(plan.rules)} rules, "
-              f"{len(plan.endpoints)} listeners, {len(plan.findings)} findings)",
-              file=sys.stderr)
+        if args.json:
+            _summary_json(out, "cefw.report/1", file=str(args.output), rules=len(plan.rules),
+                          listeners=len(plan.endpoints), findings=len(plan.findings))
+        else:
+            print(f"cefw: wrote {args.output} ({len(plan.rules)} rules, "
+                  f"{len(plan.endpoints)} listeners, {len(plan.findings)} findings)",
+                  file=sys.stderr)
     else:
         out.write(text)
     return EXIT_OK
@@ -620,11 +672,12 @@ def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
                         "pass --snapshot FILE, or --state-dir where cefw saved them "
                         "(`cefw restore --list` shows them)")
     rules = load_snapshot(path)
-    verb = "would restore" if args.dry_run else "restoring"
-    print(f"cefw: {verb} {len(rules)} rule(s) from {path}", file=sys.stderr)
+    verb = "would put back" if args.dry_run else "putting back"
+    print(f"cefw: {verb} the {len(rules)} rule(s) saved in {path}", file=sys.stderr)
     # The rules replaced are saved as a snapshot marked "restore": a plain restore skips
     # those, so running it twice puts back the same rules instead of undoing itself.
-    outcome = converge(backend, rules, state, dry_run=args.dry_run, command="restore")
+    outcome = converge(backend, rules, state, dry_run=args.dry_run, command="restore",
+                       wanted="snapshot")
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=None)
     return EXIT_OK
@@ -660,7 +713,8 @@ def cmd_examples(args: argparse.Namespace, out: IO[str]) -> int:
     if args.json:
         from .render.json import dumps
 
-        out.write(dumps({"examples": [{"name": n, "description": d} for n, d in found]}))
+        out.write(dumps({"schema": "cefw.examples/1",
+                         "examples": [{"name": n, "description": d} for n, d in found]}))
         return EXIT_OK
     for name, description in found:
         out.write(f"{name:15} {description}\n")
@@ -679,7 +733,7 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
     if args.json:
         from .render.json import dumps
 
-        out.write(dumps({"components": [{
+        out.write(dumps({"schema": "cefw.components/1", "components": [{
             "id": c.id, "role": c.role, "program": c.program,
             "ports": [{"protocol": d.protocol, "port": d.port, "label": d.label}
                       for d in c.defaults],
@@ -701,6 +755,8 @@ def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
 
     plan = _plan(args)
     choice = pin.select(plan, args.components, repin=args.port is not None)
+    if not choice.targets and args.json:
+        return pin.report_json(None, choice.notes, args.dry_run, out)
     if not choice.targets:
         for note in choice.notes:
             out.write(f"cefw: not pinned: {note}\n")
@@ -715,6 +771,8 @@ def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
                         "folder with --install-dir, or add --dry-run")
     result = pin.pin(plan, choice.targets, port=args.port, within=args.within,
                      style=args.style, dry_run=args.dry_run)
+    if args.json:
+        return pin.report_json(result, choice.notes, args.dry_run, out)
     if args.dry_run:
         out.write(result.diff)
     pin.report(result, choice.notes, args.dry_run, out)
@@ -778,10 +836,12 @@ COMMANDS: dict[str, Command] = {
          "--site site.toml --format markdown"],
         _args_plan, cmd_plan),
     "add": Command(
-        "make the firewall group hold the plan (creates/updates first)",
-        "Make the group \"Contact Expert\" hold exactly the planned rules: create missing "
-        "ones, update changed ones in place, then delete stale and duplicate ones. Nothing "
-        "outside the group is touched; a second run with nothing changed writes nothing. "
+        "make the firewall hold the plan (new rules first, old ones removed last)",
+        "Make the firewall hold the plan in the group \"Contact Expert\": create the "
+        "missing rules and update changed ones in place first, then remove the group's "
+        "rules that are not in the plan (and duplicates), so CE traffic is never blocked. "
+        "Nothing outside the group is touched; a second run with nothing changed writes "
+        "nothing. "
         "Refused unless asked for: deleting rules while the plan finds no CE component or "
         "more than half of the group (--allow-removals), letting more hosts connect "
         "(--allow-widening). Given no input option, the inputs of the last successful "
@@ -815,9 +875,10 @@ COMMANDS: dict[str, Command] = {
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",
-        "Make the group hold a snapshot cefw saved before a change: by default the newest "
-        "one not written by a restore, so a second plain restore changes nothing (the "
-        "rules a restore replaces are saved too, marked restore: --list shows them).",
+        "Put back the rules of cefw's group as they were before a change (cefw saves "
+        "them before every change): by default the newest snapshot not written by a "
+        "restore, so a second plain restore changes nothing (the rules a restore replaces "
+        "are saved too, marked restore: --list shows them).",
         ["cefw restore --list", "cefw restore --dry-run", "cefw restore --snapshot FILE"],
         _args_restore, cmd_restore),
     "examples": Command("list the bundled example hosts", "List the bundled example hosts.",
@@ -898,7 +959,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "cefw plan --example core-host              # what a bundled CE server needs",
             "cefw plan --install-dir 'D:\\CE' --site site.toml --format markdown",
             "cefw add --dry-run --site site.toml        # what would change, no writes",
-            "cefw add --site site.toml                  # make the group hold the plan",
+            "cefw add --site site.toml                  # make the firewall hold the plan",
             "cefw audit --json                          # drift + findings, exit 1 if any",
             "cefw export --format powershell > ce-rules.ps1",
         ]) + "\n" + EPILOG_INPUTS)

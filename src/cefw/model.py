@@ -184,11 +184,25 @@ class Host(NamedTuple):
         }
 
 
+class Zone(NamedTuple):
+    """A zone of the site file: its addresses as the admin wrote them (shown to people)
+    and in canonical form (what rules hold and compare)."""
+
+    name: str  # "servers", "clients"
+    written: tuple[str, ...]  # as in the site file, in its order; () = nobody
+    addresses: tuple[str, ...]  # canonical (addresses.py)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "written": list(self.written),
+                "addresses": list(self.addresses)}
+
+
 class Plan(NamedTuple):
     host: Host
     endpoints: tuple[Endpoint, ...]
     rules: tuple[Rule, ...]
     findings: tuple[Finding, ...]
+    zones: tuple[Zone, ...] = ()  # the zones the site file defines (absent = unknown)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -197,4 +211,5 @@ class Plan(NamedTuple):
             "endpoints": [e.to_json() for e in self.endpoints],
             "rules": [r.to_json() for r in self.rules],
             "findings": [f.to_json() for f in self.findings],
+            "zones": [z.to_json() for z in self.zones],
         }

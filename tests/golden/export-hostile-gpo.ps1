@@ -8,7 +8,8 @@
 .DESCRIPTION
     Review this file, then run it from an elevated PowerShell:
         powershell.exe -NoProfile -ExecutionPolicy Bypass -File .\ce-firewall.ps1
-    It converges the group in one pass, without a moment in which CE traffic is blocked:
+    It makes the group hold the rules below in one pass, new rules first and old ones
+    removed last, so CE traffic is never blocked:
       1. it stops before any change if a rule outside the group 'Contact Expert' already
          uses one of the names below;
       2. it creates each missing rule and updates each existing one in place;
@@ -33,7 +34,7 @@ $group = 'Contact Expert'
 # so a failure part way leaves the GPO as it was.
 # If opening the GPO fails, the script stops here, before anything else runs.
 $session = Open-NetGPO -PolicyStore 'CORP\CE ''Servers'' $(calc)' -ErrorAction Stop
-$store = @{ GPOSession = $session }
+$target = @{ GPOSession = $session }
 
 $rules = @(
     @{
@@ -105,7 +106,7 @@ function Assert-OnlyNotFound($Failures) {
 function Get-CERule([string] $Name) {
     # -Name takes wildcards: escape them, then keep the exact name only.
     $pattern = [WildcardPattern]::Escape($Name)
-    $found = @(Get-NetFirewallRule -Name $pattern @store -ErrorAction SilentlyContinue `
+    $found = @(Get-NetFirewallRule -Name $pattern @target -ErrorAction SilentlyContinue `
         -ErrorVariable failures)
     Assert-OnlyNotFound $failures
     @($found | Where-Object { $_.Name -eq $Name })
@@ -121,7 +122,8 @@ foreach ($rule in $rules) {
     }
 }
 
-# 2. Create the missing rules, update the others in place (make before break).
+# 2. Create the missing rules, update the others in place: new rules first, old ones
+#    removed last (step 3), so CE traffic is never blocked.
 foreach ($rule in $rules) {
     $settings = @{
         Description   = $rule.Description
@@ -136,24 +138,24 @@ foreach ($rule in $rules) {
     }
     if ((Get-CERule $rule.Name).Count -gt 0) {
         $pattern = [WildcardPattern]::Escape($rule.Name)
-        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @store `
+        Set-NetFirewallRule -Name $pattern -NewDisplayName $rule.Name @settings @target `
             -ErrorAction Stop
         Write-Host ('updated ' + $rule.Name)
     } else {
         $identity = @{ Name = $rule.Name; DisplayName = $rule.Name; Group = $group }
-        New-NetFirewallRule @identity @settings @store -ErrorAction Stop | Out-Null
+        New-NetFirewallRule @identity @settings @target -ErrorAction Stop | Out-Null
         Write-Host ('created ' + $rule.Name)
     }
 }
 
-# 3. Remove the group's rules that are no longer planned: by group, after 1 and 2.
+# 3. Remove the group's rules that are not in the plan: by group, after 1 and 2.
 $planned = @($rules | ForEach-Object { $_.Name })
-$inGroup = @(Get-NetFirewallRule -Group $group @store -ErrorAction SilentlyContinue `
+$inGroup = @(Get-NetFirewallRule -Group $group @target -ErrorAction SilentlyContinue `
     -ErrorVariable failures)
 Assert-OnlyNotFound $failures
 $stale = @($inGroup | Where-Object { $_.Group -ceq $group -and $planned -notcontains $_.Name })
 foreach ($old in $stale) {
-    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @store -ErrorAction Stop
+    Remove-NetFirewallRule -Name ([WildcardPattern]::Escape($old.Name)) @target -ErrorAction Stop
     Write-Host ('removed ' + $old.Name + ' (' + $old.DisplayName + ')')
 }
 

@@ -95,22 +95,24 @@ def _names(names: list[str], most: int = 8) -> str:
 
 
 def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
-             dry_run: bool, guard: Guard | None = None, command: str = "add") -> Outcome:
+             dry_run: bool, guard: Guard | None = None, command: str = "add",
+             wanted: str | None = "plan") -> Outcome:
     """Make the group hold exactly `rules`: `cefw add` (and, with no rules, `cefw
     remove`; with a snapshot's rules, `cefw restore`). With a `guard`, a change it stops
     raises Refused before anything is written (a dry run reports it in `refused`).
-    `command` is recorded with the snapshot."""
+    `command` is recorded with the snapshot; `wanted` names `rules` in what people read
+    (reconcile.diff)."""
     desired, skipped = split(rules, backend)
     backend.check_ready(write=not dry_run)
     if dry_run:
         current = backend.read()
-        changes = diff(desired, current, backend.fields, backend.normalise)
+        changes = diff(desired, current, backend.fields, backend.normalise, wanted)
         preview = backend.describe(changes, desired) if changes else ""
         return Outcome(backend.name, changes, False, True, None, tuple(skipped), preview,
                        refusal(guard, changes, current, _restoring(backend, state, changes)))
     with state.lock(backend.name):
         current = backend.read()
-        changes = diff(desired, current, backend.fields, backend.normalise)
+        changes = diff(desired, current, backend.fields, backend.normalise, wanted)
         if not changes:
             if guard is not None:
                 state.save_applied(backend.name, desired)

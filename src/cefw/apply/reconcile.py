@@ -44,13 +44,16 @@ def _show(field: str, value: object) -> str:
     return str(value)
 
 
-def field_diff(fields: Sequence[str], current: Rule, desired: Rule) -> list[str]:
-    """`local_ports 9905 -> 9915` for each compared field that differs."""
+def field_diff(fields: Sequence[str], current: Rule, desired: Rule,
+               wanted: str = "plan") -> list[str]:
+    """`local ports firewall: 9905 -> plan: 9915` for each compared field that differs:
+    the admin reads which side is the firewall and which the plan (or the snapshot)."""
     out = []
     for field in fields:
         old, new = getattr(current, field), getattr(desired, field)
         if old != new:
-            out.append(f"{field} {_show(field, old)} -> {_show(field, new)}")
+            out.append(f"{field.replace('_', ' ')} firewall: {_show(field, old)} -> "
+                       f"{wanted}: {_show(field, new)}")
     return out
 
 
@@ -72,20 +75,25 @@ def widens(fields: Sequence[str], current: Rule, desired: Rule) -> str:
 
 
 def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[str],
-         normalise: Callable[[Rule], Rule]) -> ChangeSet:
-    """The changes that turn `current` into `desired`, make-before-break."""
+         normalise: Callable[[Rule], Rule], wanted: str | None = "plan") -> ChangeSet:
+    """The changes that turn `current` into `desired`, make-before-break. `wanted` names
+    the desired side in the details people read ("plan", "snapshot"); None for `cefw
+    remove`, whose desired side is nothing."""
+    side = wanted or "plan"
+    stray = f"in the firewall, not in the {wanted}" if wanted else "one of cefw's rules"
     by_name: dict[str, list[Stored]] = {}
     for stored in current:
         by_name.setdefault(stored.rule.name, []).append(stored)
 
     creates, updates, deletes, unchanged = [], [], [], []
-    wanted = set()
+    planned = set()
     for rule in desired:
-        wanted.add(rule.name)
+        planned.add(rule.name)
         target = normalise(rule)
         candidates = by_name.get(rule.name, [])
         if not candidates:
-            creates.append(Change(CREATE, rule.name, rule, None, MISSING, "not in the firewall"))
+            creates.append(Change(CREATE, rule.name, rule, None, MISSING,
+                                  f"in the {side}, not in the firewall"))
             continue
         # Keep the copy that already matches, if any; every other copy is a duplicate.
         keep = next((s for s in candidates if not field_diff(fields, s.rule, target)),
@@ -93,22 +101,23 @@ def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[st
         for extra in candidates:
             if extra is not keep:
                 deletes.append(Change(DELETE, rule.name, None, extra, DUPLICATE,
-                                      "a second rule with this name"))
-        changed = field_diff(fields, keep.rule, target)
+                                      "a second rule with this name in the firewall"))
+        changed = field_diff(fields, keep.rule, target, side)
         if changed:
             updates.append(Change(UPDATE, rule.name, rule, keep, CHANGED, "; ".join(changed),
                                   widens(fields, keep.rule, target)))
         else:
             unchanged.append(rule.name)
     for name, stored_list in by_name.items():
-        if name not in wanted:
+        if name not in planned:
             for stored in stored_list:
-                deletes.append(Change(DELETE, name, None, stored, EXTRA, "not in the plan"))
+                deletes.append(Change(DELETE, name, None, stored, EXTRA, stray))
     return ChangeSet(tuple(creates + updates + deletes), tuple(unchanged))
 
 
-def changes_for(backend: Backend, desired: Sequence[Rule]) -> ChangeSet:
-    return diff(desired, backend.read(), backend.fields, backend.normalise)
+def changes_for(backend: Backend, desired: Sequence[Rule],
+                wanted: str | None = "plan") -> ChangeSet:
+    return diff(desired, backend.read(), backend.fields, backend.normalise, wanted)
 
 
 def apply_itemwise(store: RuleWriter, changes: ChangeSet) -> None:

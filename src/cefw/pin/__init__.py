@@ -168,3 +168,23 @@ def report(result: Result, notes: list[str], dry_run: bool, out: IO[str]) -> Non
         f"their new ports ({SERVICE_HINT}).\n"
         "Then run `cefw add` with the same inputs: each CE-<component>-TCP-dynamic rule "
         "(any port) becomes CE-<component>-TCP on its pinned port.\n")
+
+
+def report_json(result: Result | None, notes: list[str], dry_run: bool, out: IO[str]) -> int:
+    """`cefw pin --json`: what was (or, with --dry-run, would be) pinned; `result` None
+    when nothing could be."""
+    from ..render.json import dumps
+
+    edits = result.edits if result else []
+    out.write(dumps({
+        "schema": "cefw.pin/1",
+        "dry_run": dry_run,
+        "file": str(result.path) if result else None,
+        "pinned": [{"component": e.component, "protocol": "TCP", "port": e.port,
+                    "line": e.line, "how": e.how} for e in edits],
+        "warnings": result.warnings if result else [],
+        "not_pinned": notes,
+        "backup": str(result.backup) if result and result.backup else None,
+        "diff": result.diff if result else "",
+    }))
+    return 0

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
-from ..model import ANY, Endpoint, Finding, Plan, Rule
+from ..model import ANY, Endpoint, Finding, Plan, Rule, Zone
 from ..ports import format_ports
 from .policy import rule_name
 
@@ -41,6 +41,7 @@ class Explanation(NamedTuple):
     kind: str  # "port" | "rule" | "component"
     links: tuple[Link, ...]
     rules: tuple[Rule, ...]  # the rules involved, in plan order
+    zones: tuple[Zone, ...] = ()  # the site file's zones, for showing them as written
 
     def to_json(self) -> dict[str, object]:
         return {"schema": "cefw.why/1", "target": self.target, "kind": self.kind,
@@ -88,7 +89,7 @@ def _explanation(plan: Plan, target: str, kind: str, eps: list[Endpoint]) -> Exp
     links = tuple(_link(plan, ep) for ep in eps)
     involved = {link.rule.name for link in links if link.rule}
     return Explanation(target, kind, links,
-                       tuple(r for r in plan.rules if r.name in involved))
+                       tuple(r for r in plan.rules if r.name in involved), plan.zones)
 
 
 def _rule_for(plan: Plan, ep: Endpoint) -> Rule | None:
@@ -135,8 +136,11 @@ def _findings_about(plan: Plan, ep: Endpoint) -> tuple[Finding, ...]:
                              for label in others))
 
 
-def describe_rule(rule: Rule) -> str:
+def describe_rule(rule: Rule, who: str = "") -> str:
+    """`who`: the remote side as people read it (zones as written); default the rule's
+    own addresses."""
     ports = format_ports(rule.local_ports, "any port (the port is picked at run time)")
-    who = ("any address" if rule.remote_addresses == (ANY,)
-           else ", ".join(rule.remote_addresses))
+    if rule.remote_addresses == (ANY,):
+        who = "any address"
+    who = who or ", ".join(rule.remote_addresses)
     return f"{rule.name}: {rule.protocol} {ports} from {who}; profiles {', '.join(rule.profiles)}"

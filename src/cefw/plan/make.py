@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
-from ..model import SEVERITIES, Finding, Host, Plan
+from ..model import SEVERITIES, Finding, Host, Plan, Zone
 from ..readers import discover
 from ..readers.context import DEFAULT_PROGRAM_DIR, HostContext, Inputs, roles_of
 from ..registry import NoRegistry, Offline, Source
@@ -33,7 +33,10 @@ def make_plan(inputs: Inputs) -> Plan:
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
     host = Host(roles_of(components), str(install_dir), program_dir, found_by, components)
-    return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)))
+    written = site.written or {}
+    zones = tuple(Zone(name, written.get(name, addresses), addresses)
+                  for name, addresses in site.zones.items())
+    return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)), zones)
 
 
 CONFIGURATION = (catalog.SERVERAGENT_CONFIG, r"Tomcat\conf\server.xml",

@@ -34,6 +34,7 @@ class Site(NamedTuple):
     profiles: tuple[str, ...]
     program_dir: str  # "" = not given
     path: str  # the file, for messages; "" without a site file
+    written: dict[str, tuple[str, ...]] | None = None  # zone -> addresses as written
 
     @property
     def given(self) -> bool:
@@ -67,7 +68,8 @@ def load(path: Path) -> Site:
     if not isinstance(program_dir, str):
         raise InputError(shown, "[host] program_dir", "must be a string",
                          "write program_dir = 'C:\\Program Files (x86)\\Geomant\\...'")
-    return Site(zones, _profiles(rules, shown), program_dir, shown)
+    written = {name: tuple(value) for name, value in data.get("zones", {}).items()}
+    return Site(zones, _profiles(rules, shown), program_dir, shown, written)
 
 
 def _toml_fix(path: Path, exc: Exception) -> str:

@@ -61,13 +61,20 @@ def print_outcome(outcome: Outcome, out: IO[str]) -> None:
                   "(cefw restore puts them back).\n")
 
 
+# What the firewall is, by backend, for the audit's header.
+_FIREWALL = {"windows": "Windows Firewall holds in the group Contact Expert",
+             "nftables": "nftables holds in the table inet contact_expert"}
+
+
 def print_audit(report: AuditReport, out: IO[str]) -> None:
+    firewall = _FIREWALL.get(report.backend, f"{report.backend} holds")
     if report.in_sync:
-        out.write(f"In sync ({report.backend}): {len(report.changes.unchanged)} rule(s) as "
-                  "planned.\n")
+        out.write(f"In sync ({report.backend}): the firewall holds the "
+                  f"{len(report.changes.unchanged)} rule(s) of the plan as planned.\n")
     else:
-        out.write(f"Drift ({report.backend}): {len(report.changes.changes)} difference(s); "
-                  "`cefw add` repairs them.\n")
+        out.write("Drift between the plan (what CE's configuration needs) and the firewall "
+                  f"(what {firewall}): {len(report.changes.changes)} difference(s); "
+                  "`cefw add` makes the firewall hold the plan.\n")
         for change in report.changes.changes:
             mark = "  [widens]" if change.widens else ""
             out.write(f"  {change.drift:9} {change.name}: {change.detail}{mark}\n")

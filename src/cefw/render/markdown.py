@@ -33,6 +33,7 @@ def render(plan: Plan, **options: object) -> str:
     lines += _table(rows.endpoints(plan))
     lines += ["", "## Rules", ""]
     lines += _table(rows.rules(plan))
+    lines += ["", _cell(rows.zones_line(plan)), "", _cell(rows.LEGEND)]
     lines += ["", "## Findings", ""]
     lines += _table(rows.findings(plan)) if plan.findings else ["None."]
     return "\n".join(lines) + "\n"

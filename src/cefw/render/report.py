@@ -147,7 +147,7 @@ def diagram(plan: Plan) -> str:
         ports = format_ports(rule.local_ports, "")
         label = f"{rule.protocol} {ports}" if ports else f"{rule.protocol} any port (dynamic)"
         tip = (f"{rule.name}: {rule.protocol} {ports or 'any port'} from "
-               f"{rows.addresses(rule)} to {rule.program}")
+               f"{rows.rule_remote(plan, rule, sources[rule.name])} to {rule.program}")
         right.append((comp, label, "port dynamic" if not ports else "port", tip))
     for ep in plan.endpoints:
         if not ep.needs_rule:
@@ -174,7 +174,8 @@ def diagram(plan: Plan) -> str:
         out.append(_edge(_COL_X[1] + _COL_W[1], y_comp[comp], _COL_X[2], _TOP + i * _ROW,
                          "edge off" if cls == "off" else "edge", tip))
     for zone in zones:
-        out.append(_box(0, y_zone[zone], "zone", zone, f"who connects: {zone}"))
+        out.append(_box(0, y_zone[zone], "zone", zone,
+                        f"who connects: {rows.zone_text(plan, zone)}"))
     for comp in components:
         out.append(_box(1, y_comp[comp], "comp", comp, comp))
     for i, (_comp, label, cls, tip) in enumerate(right):

@@ -41,10 +41,38 @@ def endpoints(plan: Plan) -> Table:
     return headers, rows
 
 
+def zone_text(plan: Plan, zone: str) -> str:
+    """"servers (10.0.1.10, 10.0.1.11)": a zone with its addresses as the site file
+    writes them (the rules hold them in canonical form); "servers (nobody)" for `[]`."""
+    for z in plan.zones:
+        if z.name == zone:
+            return f"{zone} ({', '.join(z.written) or 'nobody'})"
+    return zone
+
+
+def rule_remote(plan: Plan, rule: Rule, sources: tuple[str, ...]) -> str:
+    """Who a rule lets in, for people: its zones with their written addresses."""
+    if rule.remote_addresses == (ANY,):
+        return "any"
+    if sources:
+        return ", ".join(zone_text(plan, catalog.SOURCE_ZONES.get(s, s)) for s in sources)
+    return addresses(rule)
+
+
+def zones_line(plan: Plan) -> str:
+    """The site file's zones as written, said once under the tables."""
+    if not plan.zones:
+        return "Zones: no site file zones; rules for an unknown zone are open to any address."
+    return "Zones (as in the site file): " + "; ".join(
+        f"{z.name} = {', '.join(z.written) or '[] (nobody)'}" for z in plan.zones)
+
+
 def rules(plan: Plan) -> Table:
     headers = ("Rule", "Proto", "Local ports", "Remote addresses", "Profiles", "Program")
-    rows = [(r.name, r.protocol, format_ports(r.local_ports), addresses(r),
-             ",".join(r.profiles), r.program) for r in plan.rules]
+    sources = rule_sources(plan)
+    rows = [(r.name, r.protocol, format_ports(r.local_ports),
+             rule_remote(plan, r, sources[r.name]), ",".join(r.profiles), r.program)
+            for r in plan.rules]
     return headers, rows
 
 
@@ -85,13 +113,22 @@ def rule_port_cell(rule: Rule) -> str:
     return f"{rule.protocol} {format_ports(rule.local_ports) if rule.local_ports else 'any'}"
 
 
-def source_cell(ep: Endpoint) -> str:
+def source_cell(ep: Endpoint, plan: Plan | None = None) -> str:
     """Who connects (the vendor's "Source"), or why nobody may: no rule."""
     if not ep.enabled:
         return "disabled: no rule"
     if ep.loopback_only:
         return "loopback only"
-    return who(ep.sources)
+    return who(_peopled(plan, ep.sources))
+
+
+def _peopled(plan: Plan | None, sources: tuple[str, ...]) -> tuple[str, ...]:
+    """The sources whose zone holds somebody: a zone written as `[]` means nobody, so
+    a listener only it would use shows "-"."""
+    if plan is None:
+        return sources
+    empty = {z.name for z in plan.zones if not z.written}
+    return tuple(s for s in sources if catalog.SOURCE_ZONES.get(s, s) not in empty)
 
 
 def short_origin(ep: Endpoint) -> str:
@@ -149,7 +186,7 @@ def compact_endpoints(plan: Plan) -> Table:
         shown = ep.component if ep.component != previous else ""
         previous = ep.component
         label = ep.label.removeprefix("channel ")  # under a recorder: the channel's name
-        body.append((shown, label, port_cell(ep), source_cell(ep), short_origin(ep)))
+        body.append((shown, label, port_cell(ep), source_cell(ep, plan), short_origin(ep)))
     return headers, body
 
 
@@ -157,7 +194,7 @@ def compact_rules(plan: Plan, profiles: bool = True) -> Table:
     """`profiles`: a column for them (left out when every rule has the same ones)."""
     sources = rule_sources(plan)
     headers = ("Rule", "Port", "Source", *(("Profiles",) if profiles else ()), "Program")
-    body = [(r.name, rule_port_cell(r), rule_who(r, sources[r.name]),
+    body = [(r.name, rule_port_cell(r), rule_who(r, _peopled(plan, sources[r.name])),
              *((",".join(r.profiles),) if profiles else ()),
              relative_program(r.program, plan.host.program_dir)) for r in plan.rules]
     return headers, body
@@ -169,6 +206,9 @@ def compact_findings(plan: Plan) -> Table:
             for f in plan.findings]
     return headers, body
 
+
+LEGEND = ("Who connects (the vendor's column \"Source\") is shown as the site file's zones; "
+          "\"-\" = nobody (no one is meant to connect: no rule)")
 
 COMPACT_NOTE = ("Source: who connects (the vendor's column), as the site file's zones; "
                 "\"-\" = nobody; loopback only and disabled listeners get no rule. Port "
@@ -190,14 +230,15 @@ def narrow_endpoints(plan: Plan) -> tuple[Table, set[int]]:
     for component, eps in groups.items():
         if len(eps) == 1 and not eps[0].label:
             ep = eps[0]
-            body.append((f"{component} ({short_origin(ep)})", port_cell(ep), source_cell(ep)))
+            body.append((f"{component} ({short_origin(ep)})", port_cell(ep),
+                         source_cell(ep, plan)))
             continue
         headings.add(len(body))
         body.append((component, "", ""))
         for ep in eps:
             label = ep.label.removeprefix("channel ")
             what = f"{label} ({short_origin(ep)})" if label else f"({short_origin(ep)})"
-            body.append((f"  {what}", port_cell(ep), source_cell(ep)))
+            body.append((f"  {what}", port_cell(ep), source_cell(ep, plan)))
     return (headers, body), headings
 
 

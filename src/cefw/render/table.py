@@ -125,6 +125,7 @@ def render(plan: Plan, *, width: int = 180, color: bool = False, wide: bool = Fa
         console.print(_wide_table(rules, rows.rules(plan)))
         if plan.findings:
             console.print(_wide_table("Findings", rows.findings(plan), style_col=0))
+        console.print(escape(rows.LEGEND))
     else:
         one_line = rows.compact_endpoints(plan)
         if _one_line_fits(one_line, width):
@@ -144,5 +145,6 @@ def render(plan: Plan, *, width: int = 180, color: bool = False, wide: bool = Fa
             console.print(_compact_table("Findings", rows.compact_findings(plan), width,
                                          style_col=0))
         console.print(escape(rows.COMPACT_NOTE))
+    console.print(escape(rows.zones_line(plan)))
     console.print(escape(rows.counts(plan)))
     return stream.getvalue()

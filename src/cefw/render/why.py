@@ -15,15 +15,23 @@ def render(view: Explanation, **options: object) -> str:
                 "nothing for it. (`cefw plan` lists every listener.)\n")
     out: list[str] = []
     for link in view.links:
-        out += [*_chain(link), ""]
+        out += [*_chain(view, link), ""]
     return "\n".join(out)
 
 
-def _chain(link: Link) -> list[str]:
+def _zone(view: Explanation, zone: str) -> str:
+    """The zone with its addresses as the site file writes them."""
+    for z in view.zones:
+        if z.name == zone:
+            return f"{zone} ({', '.join(z.written) or 'nobody: [] in the site file'})"
+    return f"{zone} (not in the site file: any address)" if view.zones else zone
+
+
+def _chain(view: Explanation, link: Link) -> list[str]:
     ep = link.endpoint
     label = f" ({ep.label})" if ep.label else ""
     sources = ", ".join(ep.sources) or "-"
-    zones = rows.who(ep.sources)
+    zones = ", ".join(_zone(view, catalog.SOURCE_ZONES.get(s, s)) for s in ep.sources) or "-"
     lines = [
         f"{ep.protocol} {rows.ports(ep)}: {ep.component}{label}",
         f"  listener:  {ep.program}" + (f", bound to {ep.bind}" if ep.bind else ""),
@@ -31,7 +39,10 @@ def _chain(link: Link) -> list[str]:
         f"  Source:    {sources} (the vendor's column) -> site zone(s) {zones}",
     ]
     if link.rule is not None:
-        lines.append(f"  rule:      {describe_rule(link.rule)}")
+        empty = {z.name for z in view.zones if not z.written}
+        who = ", ".join(_zone(view, zone) for s in ep.sources
+                        if (zone := catalog.SOURCE_ZONES.get(s, s)) not in empty)
+        lines.append(f"  rule:      {describe_rule(link.rule, who)}")
     else:
         lines.append(f"  no rule:   {link.no_rule}")
     for f in link.findings:

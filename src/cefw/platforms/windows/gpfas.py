@@ -222,7 +222,7 @@ def delivered_findings(source: object, rules: Iterable[Rule]) -> list[Finding]:
             found.append(finding(
                 "gpo-local-rules-ignored", "",
                 f"Group Policy sets AllowLocalPolicyMerge = 0 for the {profile} profile "
-                f"({merge.origin.describe()}): rules in the local store, which `cefw add` "
+                f"({merge.origin.describe()}): the computer's local rules, which `cefw add` "
                 "writes, are ignored there. Deploy the rules through the GPO instead "
                 "(`cefw export --format registry-pol` or the PowerShell export with "
                 "--policy-store), or allow local rule merging in the GPO."))
