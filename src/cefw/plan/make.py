@@ -30,7 +30,8 @@ def make_plan(inputs: Inputs) -> Plan:
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
-    host = Host(roles_of(components), str(install_dir), program_dir, found_by, components)
+    shown = getattr(inputs.bundle, "install_dir", None) or str(install_dir)
+    host = Host(roles_of(components), shown, program_dir, found_by, components)
     return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)))
 
 
@@ -40,7 +41,10 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 
 def registry_source(inputs: Inputs) -> Source:
-    """The registry the inputs name: hive and .reg files, else the live one on Windows."""
+    """The registry the inputs name: a bundle's, hive and .reg files, else the live one on
+    Windows."""
+    if inputs.bundle is not None:
+        return inputs.bundle.registry()  # type: ignore[attr-defined, no-any-return]
     if inputs.registry or inputs.hive:
         sources = []
         if inputs.hive:
@@ -70,6 +74,11 @@ def _program_dir(inputs: Inputs, site: Site, install_dir: Path) -> tuple[str, li
         f"the rules bind programs under {DEFAULT_PROGRAM_DIR}, the vendor's default install "
         f"directory, because {install_dir} is a copy. If CE lives elsewhere on the Windows "
         "host, pass --program-dir or set [host] program_dir in the site file.")]
+
+
+def install_dir(inputs: Inputs) -> tuple[Path, str]:
+    """The install folder the inputs name (or, on Windows, the one found), and how."""
+    return _install_dir(inputs)
 
 
 def _install_dir(inputs: Inputs) -> tuple[Path, str]:
