@@ -24,8 +24,8 @@ EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceb
 # --format NAME -> the module under cefw.render that shows it, by what is shown: a Plan,
 # or the outcome of a change / an audit (their "table" is the plain-text change list).
 VIEWS: dict[str, dict[str, str]] = {
-    "table": {"plan": "table", "change": "changes"},
-    "json": {"plan": "json", "change": "json"},
+    "table": {"plan": "table", "change": "changes", "site": "site"},
+    "json": {"plan": "json", "change": "json", "site": "json"},
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
@@ -152,6 +152,14 @@ def _args_collect(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", action="append", default=[], metavar="ADDR",
                    help="the host's address, repeatable (default: this machine's when "
                    "collecting live)")
+
+
+def _args_site(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("plan",),
+                   help="plan: a plan for every host and group of the site inventory")
+    p.add_argument("--site", type=Path, metavar="FILE", required=True,
+                   help="the site file with [[hosts]] and [[groups]] (docs/site.md)")
+    _add_format(p, "site")
 
 
 def _args_list(p: argparse.ArgumentParser) -> None:
@@ -393,6 +401,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
                         "choose a folder you may write to (-o FILE)") from None
 
 
+def cmd_site(args: argparse.Namespace, out: IO[str]) -> int:
+    from .plan.fleet import plan_site
+    from .plan.site import load
+
+    _show(plan_site(load(args.site)), "site", args, out)
+    return EXIT_OK
+
+
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
     from .apply.state import load_snapshot
@@ -542,6 +558,15 @@ COMMANDS: dict[str, Command] = {
          "--host-name ce-core-01 --address 10.0.1.10 -o ce-core-01.cefw.zip",
          "cefw plan --bundle ce-core-01.cefw.zip --site site.toml"],
         _args_collect, cmd_collect),
+    "site": Command(
+        "plan every host and group of a site inventory, and check them together",
+        "A plan for each [[hosts]] and [[groups]] entry of the site file, from its bundle "
+        "(identical plans once), and the findings across hosts: CE servers of one role "
+        "on different ports, components no zone covers, groups whose members install CE "
+        "in different folders, entries without a bundle (docs/site.md).",
+        ["cefw site plan --site site.toml",
+         "cefw site plan --site site.toml --json > site-plan.json"],
+        _args_site, cmd_site),
 }
 
 

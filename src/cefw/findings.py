@@ -50,6 +50,16 @@ CODES: dict[str, tuple[str, str]] = {
                                "block rules win over allow rules"),
     "gpo-local-rules-ignored": ("medium", "Group Policy sets AllowLocalPolicyMerge = 0: "
                                           "local rules (cefw add) are ignored"),
+    "ha-port-mismatch": ("high", "CE servers of one role (an HA pair) open a component on "
+                                 "different ports: their clients cannot reach both the same "
+                                 "way"),
+    "zone-uncovered": ("medium", "a component in a bundle is reached from a zone the site "
+                                "gives no address: its rule is open to any address"),
+    "group-install-dirs-differ": ("medium", "the members of a group install CE in different "
+                                            "folders: one Group Policy cannot name their "
+                                            "programs"),
+    "inventory-no-bundle": ("medium", "a host or group of the site inventory has no bundle: "
+                                      "no plan for it"),
 }
 
 

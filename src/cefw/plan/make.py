@@ -21,9 +21,11 @@ from .site import load as load_site
 __all__ = ["Inputs", "make_plan"]
 
 
-def make_plan(inputs: Inputs) -> Plan:
+def make_plan(inputs: Inputs, site: Site | None = None) -> Plan:
+    """`site`: the site file already loaded (a site plan plans many hosts with one)."""
     install_dir, found_by = _install_dir(inputs)
-    site = load_site(inputs.site) if inputs.site else NO_SITE
+    if site is None:
+        site = load_site(inputs.site) if inputs.site else NO_SITE
     program_dir, notes = _program_dir(inputs, site, install_dir)
     ctx = HostContext(install_dir, program_dir, registry_source(inputs))
     endpoints, findings = discover(ctx, inputs)
