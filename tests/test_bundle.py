@@ -396,3 +396,20 @@ def test_example_inputs_untouched(tmp_path: Path) -> None:
     collect_example("core-host", tmp_path)
     assert sorted(p.name for p in (EXAMPLES / "core-host").rglob("*")) == before
     assert load_example("core-host").install_dir is not None
+
+
+def test_a_copy_without_program_dir_is_reported_by_its_own_folder(ce_host,
+                                                                  tmp_path: Path) -> None:
+    host = ce_host(components=["ServerAgent"])
+    direct = make_plan(host.inputs(program_dir=None))
+    bundle = tmp_path / "copy.zip"
+    bundle.write_bytes(collect(host.inputs(program_dir=None), HostFacts(None, ())).data)
+    with opened(bundle) as bundle_host:
+        from_bundle = make_plan(bundle_host.inputs())
+        temp = str(bundle_host.root)
+    assert from_bundle.findings == direct.findings
+    assert from_bundle.host.install_dir == str(host.install_dir)
+    assert any(f.code == "program-dir-assumed" and str(host.install_dir) in f.message
+               for f in from_bundle.findings)
+    assert temp not in json.dumps(from_bundle.to_json())
+    assert "a host it does not name" in from_bundle.host.found_by

@@ -334,6 +334,7 @@ def test_a_missing_manifest_is_refused(good, tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(("change", "why"), [
     (b"{not json", "not valid JSON"),
     (b"[]", "not a JSON object"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
     ({"format": "zip/1"}, "not a cefw bundle"),
     ({"format": "cefw.bundle/2"}, "format is cefw.bundle/2; this cefw reads cefw.bundle/1"),
     ({"host": "pc"}, "host must be an object"),
@@ -401,6 +402,10 @@ def test_a_bad_registry_member_is_refused(good, tmp_path: Path, capsys) -> None:
             "not a DWORD")
     origin = b"\xff\xfe" + ("Windows Registry Editor Version 5.00\r\n"
                             "; cefw-origin {\"key\": 1}\r\n").encode("utf-16-le")
+    deep = b"\xff\xfe" + ("Windows Registry Editor Version 5.00\r\n; cefw-origin "
+                          + "[" * 50_000 + "\r\n").encode("utf-16-le")
+    data = build(good, [(n, deep if n == L.REGISTRY else d) for n, d in good[1].items()])
+    refused(tmp_path, data, capsys, "cefw-origin comment cannot be read")
     data = build(good, [(n, origin if n == L.REGISTRY else d) for n, d in good[1].items()])
     refused(tmp_path, data, capsys, "cefw-origin comment cannot be read")
 

@@ -146,3 +146,20 @@ def test_the_registry_text_matches_the_python_writer() -> None:
         assert syntax in source, syntax
     assert "'live registry, {0}-bit view ({1})'" in source  # = registry.live's origins
     assert "@(0xFF, 0xFE)" in source and "[Text.Encoding]::Unicode" in source  # UTF-16LE
+
+
+def test_the_wrappers_pass_bundle_and_every_option_cefw_knows() -> None:
+    """Add-/Remove-CEFirewallRules pass -Bundle (and each of their options) as an option
+    `cefw add` and `cefw remove` take."""
+    from cefw.cli import build_parser
+
+    table = re.search(rb"\$script:CefwOptions = \[ordered\]@\{(.*?)\n\}", PSM1, re.S)
+    assert table
+    options = dict(re.findall(r"(\w+)\s*=\s*'(--[a-z-]+)'", table.group(1).decode()))
+    assert options["Bundle"] == "--bundle"
+    for verb in ("add", "remove"):
+        for parameter, option in options.items():
+            value = "nftables" if option == "--backend" else "x"
+            build_parser(verb).parse_args([verb, f"{option}={value}"])  # exits if unknown
+            body = PSM1.decode()[PSM1.decode().index(f"function {verb.title()}-CEFirewallRules"):]
+            assert f"[string] ${parameter}" in body[:body.index("\n}\n")], (verb, parameter)

@@ -16,6 +16,7 @@ $script:CefwOptions = [ordered]@{
     Channels   = '--channels'
     Site       = '--site'
     Example    = '--example'
+    Bundle     = '--bundle'
     Backend    = '--backend'
     StateDir   = '--state-dir'
 }
@@ -107,6 +108,7 @@ function Add-CEFirewallRules {
         [string] $Channels,
         [string] $Site,
         [string] $Example,
+        [string] $Bundle,
         [ValidateSet('windows', 'nftables')] [string] $Backend,
         [string] $StateDir,
         [string] $CefwPath
@@ -141,6 +143,7 @@ function Remove-CEFirewallRules {
         [string] $Channels,
         [string] $Site,
         [string] $Example,
+        [string] $Bundle,
         [ValidateSet('windows', 'nftables')] [string] $Backend,
         [string] $StateDir,
         [string] $CefwPath

@@ -269,7 +269,7 @@ def _manifest(raw: bytes, shown: str) -> dict[str, Any]:
 
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise bad(f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise bad("not a JSON object")
@@ -484,6 +484,6 @@ def _firewall(members: dict[str, bytes], manifest: dict[str, Any],
 
     try:
         doc = json.loads(members[L.FIREWALL].decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise refuse(shown, L.FIREWALL, f"not valid JSON ({exc})") from None
     return check(doc, f"{L.FIREWALL} in bundle {Path(shown).name}")

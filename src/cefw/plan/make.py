@@ -26,13 +26,14 @@ def make_plan(inputs: Inputs, site: Site | None = None) -> Plan:
     install_dir, found_by = _install_dir(inputs)
     if site is None:
         site = load_site(inputs.site) if inputs.site else NO_SITE
-    program_dir, notes = _program_dir(inputs, site, install_dir)
+    # A bundle is read from a private folder: messages name the folder it was collected from.
+    shown = getattr(inputs.bundle, "install_dir", None) or str(install_dir)
+    program_dir, notes = _program_dir(inputs, site, shown)
     ctx = HostContext(install_dir, program_dir, registry_source(inputs))
     endpoints, findings = discover(ctx, inputs)
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
-    shown = getattr(inputs.bundle, "install_dir", None) or str(install_dir)
     host = Host(roles_of(components), shown, program_dir, found_by, components)
     return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)))
 
@@ -64,12 +65,12 @@ def registry_source(inputs: Inputs) -> Source:
     return NoRegistry()
 
 
-def _program_dir(inputs: Inputs, site: Site, install_dir: Path) -> tuple[str, list[Finding]]:
+def _program_dir(inputs: Inputs, site: Site, install_dir: str) -> tuple[str, list[Finding]]:
     if inputs.program_dir:
         return inputs.program_dir, []
     if site.program_dir:
         return site.program_dir, []
-    if sys.platform == "win32":
+    if sys.platform == "win32" and inputs.bundle is None:  # the live folder itself
         return str(install_dir), []
     return DEFAULT_PROGRAM_DIR, [finding(
         "program-dir-assumed", "",

@@ -80,7 +80,7 @@ def _origins(text: str, shown: str) -> dict[tuple[str, str], Origin]:
             if not all(isinstance(v, str) and v.isprintable() for v in (key, value, path,
                                                                          where)):
                 raise ValueError("not four printable strings")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InputError(shown, f"line {n}", f"a cefw-origin comment cannot be read "
                              f"({exc})", "collect the bundle again") from None
         found[(_norm(key), value.lower())] = Origin("registry", path, where)
