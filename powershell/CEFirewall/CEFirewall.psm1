@@ -613,23 +613,29 @@ function Export-CEHostBundle {
     # The whole file or nothing: written beside the target, then moved over it.
     $target = [IO.Path]::GetFullPath($Path)
     $partial = $target + '.partial-' + [guid]::NewGuid().ToString('N')
-    $archive = [System.IO.Compression.ZipFile]::Open($partial, [System.IO.Compression.ZipArchiveMode]::Create)
     try {
-        $order = @(, @($script:BundleManifest, $manifestBytes)) + @($members.Keys | Sort-Object | ForEach-Object { , @($_, $members[$_]) })
-        foreach ($pair in $order) {
-            $item = $archive.CreateEntry($pair[0], [System.IO.Compression.CompressionLevel]::Optimal)
-            $item.LastWriteTime = New-Object DateTimeOffset ($when)
-            $stream = $item.Open()
-            try {
-                $stream.Write([byte[]] $pair[1], 0, $pair[1].Length)
-            } finally {
-                $stream.Dispose()
+        $archive = [System.IO.Compression.ZipFile]::Open($partial, [System.IO.Compression.ZipArchiveMode]::Create)
+        try {
+            $order = @(, @($script:BundleManifest, $manifestBytes)) + @($members.Keys | Sort-Object | ForEach-Object { , @($_, $members[$_]) })
+            foreach ($pair in $order) {
+                $item = $archive.CreateEntry($pair[0], [System.IO.Compression.CompressionLevel]::Optimal)
+                $item.LastWriteTime = New-Object DateTimeOffset ($when)
+                $stream = $item.Open()
+                try {
+                    $stream.Write([byte[]] $pair[1], 0, $pair[1].Length)
+                } finally {
+                    $stream.Dispose()
+                }
             }
+        } finally {
+            $archive.Dispose()
         }
-    } finally {
-        $archive.Dispose()
+        Move-Item -LiteralPath $partial -Destination $target -Force -ErrorAction Stop
+    } catch {
+        # No half-written bundle is left behind.
+        Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
+        throw
     }
-    Move-Item -LiteralPath $partial -Destination $target -Force -ErrorAction Stop
     Write-Verbose ('wrote {0} ({1} members; {2} rules of the group {3})' -f $target, ($members.Count + 1), @($firewall.rules).Count, $script:BundleGroup)
     Get-Item -LiteralPath $target
 }
