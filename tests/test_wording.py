@@ -177,7 +177,8 @@ def test_the_legend_explains_the_dash() -> None:
 
 # -- --json on every command -----------------------------------------------------------
 
-ARGS = {"why": ["9998"], "diff": ["a.json"], "export": ["--format", "nft", "-o", "ce.nft"]}
+ARGS = {"why": ["9998"], "diff": ["a.json"], "export": ["--format", "nft", "-o", "ce.nft"],
+        "collect": ["-o", "ce.cefw.zip"], "site": ["plan", "--site", "site.toml"]}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -75,6 +75,11 @@ def canonical(tokens: Iterable[str], *, strict: bool = True) -> tuple[str, ...]:
     tokens = [t for t in tokens if t.strip()]
     if is_any(tokens):
         return (ANY,)
+    if len(tokens) == 1 and not set(tokens[0]) & {"/", "-", "%"}:
+        try:  # one plain address (a site inventory holds thousands): no network object
+            return (str(ipaddress.ip_address(tokens[0].strip())),)
+        except ValueError:
+            pass  # parse_token says what is wrong with it
     nets: list[Network] = []
     for token in tokens:
         nets.extend(parse_token(token, strict=strict))
@@ -90,9 +95,11 @@ def canonical_networks(nets: Iterable[Network]) -> tuple[str, ...]:
         kept: list[Network] = []
         # Widest first within the same start, so a covering network is kept before the
         # networks it contains.
+        # Kept networks never nest, so they are disjoint and in address order: the only
+        # one that can hold the next network is the last kept (linear, not quadratic).
         for net in sorted({n for n in nets if n.version == version},
                           key=lambda n: (n.network_address, n.prefixlen)):
-            if not any(net.subnet_of(k) for k in kept):  # type: ignore[arg-type]
+            if not kept or not net.subnet_of(kept[-1]):  # type: ignore[arg-type]
                 kept.append(net)
         out += [_shown(net) for net in kept]
     return tuple(out)

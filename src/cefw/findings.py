@@ -61,6 +61,16 @@ CODES: dict[str, tuple[str, str]] = {
                                    "has no effect"),
     "duplicate-server": ("medium", "ServerAgent.Config.xml has two <Server> entries for one "
                                    "component: the rule opens the ports of both"),
+    "ha-port-mismatch": ("high", "CE servers of one role (an HA pair) open a component on "
+                                 "different ports: their clients cannot reach both the same "
+                                 "way"),
+    "zone-uncovered": ("medium", "a component in a bundle is reached from a zone the site "
+                                "gives no address: its rule is open to any address"),
+    "group-install-dirs-differ": ("medium", "the members of a group install CE in different "
+                                            "folders: one Group Policy cannot name their "
+                                            "programs"),
+    "inventory-no-bundle": ("medium", "a host or group of the site inventory has no bundle: "
+                                      "no plan for it"),
 }
 
 

@@ -22,17 +22,21 @@ from .site import load as load_site
 __all__ = ["Inputs", "make_plan"]
 
 
-def make_plan(inputs: Inputs) -> Plan:
+def make_plan(inputs: Inputs, site: Site | None = None) -> Plan:
+    """`site`: the site file already loaded (a site plan plans many hosts with one)."""
     install_dir, found_by = _install_dir(inputs)
-    site = load_site(inputs.site) if inputs.site else NO_SITE
-    program_dir, notes = _program_dir(inputs, site, install_dir)
+    if site is None:
+        site = load_site(inputs.site) if inputs.site else NO_SITE
+    # A bundle is read from a private folder: messages name the folder it was collected from.
+    shown = getattr(inputs.bundle, "install_dir", None) or str(install_dir)
+    program_dir, notes = _program_dir(inputs, site, shown)
     ctx = HostContext(install_dir, program_dir, registry_source(inputs))
     _refuse_configuration_only(ctx)
     endpoints, findings = discover(ctx, inputs)
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
-    host = Host(roles_of(components), str(install_dir), program_dir, found_by, components)
+    host = Host(roles_of(components), shown, program_dir, found_by, components)
     written = site.written or {}
     zones = tuple(Zone(name, written.get(name, addresses), addresses)
                   for name, addresses in site.zones.items())
@@ -69,7 +73,10 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 
 def registry_source(inputs: Inputs) -> Source:
-    """The registry the inputs name: hive and .reg files, else the live one on Windows."""
+    """The registry the inputs name: a bundle's, hive and .reg files, else the live one on
+    Windows."""
+    if inputs.bundle is not None:
+        return inputs.bundle.registry()  # type: ignore[attr-defined, no-any-return]
     if inputs.registry or inputs.hive:
         sources = []
         if inputs.hive:
@@ -87,12 +94,12 @@ def registry_source(inputs: Inputs) -> Source:
     return NoRegistry()
 
 
-def _program_dir(inputs: Inputs, site: Site, install_dir: Path) -> tuple[str, list[Finding]]:
+def _program_dir(inputs: Inputs, site: Site, install_dir: str) -> tuple[str, list[Finding]]:
     if inputs.program_dir:
         return _windows_dir(inputs.program_dir, "--program-dir", ""), []
     if site.program_dir:
         return _windows_dir(site.program_dir, site.path, "[host] program_dir"), []
-    if sys.platform == "win32":
+    if sys.platform == "win32" and inputs.bundle is None:  # the live folder itself
         return str(install_dir), []
     return DEFAULT_PROGRAM_DIR, [finding(
         "program-dir-assumed", "",
@@ -111,6 +118,11 @@ def _windows_dir(value: str, path: str, where: str) -> str:
                          "give the folder CE is installed in on the Windows host, e.g. "
                          "'C:\\Program Files (x86)\\Geomant\\Contact Expert' or 'D:\\CE'")
     return value
+
+
+def install_dir(inputs: Inputs) -> tuple[Path, str]:
+    """The install folder the inputs name (or, on Windows, the one found), and how."""
+    return _install_dir(inputs)
 
 
 def _install_dir(inputs: Inputs) -> tuple[Path, str]:

@@ -15,10 +15,11 @@ from typing import Any
 from ..readers.context import Inputs
 
 SCHEMA = "cefw.inputs/1"
-PATHS = ("install_dir", "hive", "channels", "site")  # options holding one path
-FILES = ("registry", "hive", "channels", "site")  # the files whose content is hashed
+PATHS = ("install_dir", "hive", "channels", "site", "bundle")  # options holding one path
+FILES = ("registry", "hive", "channels", "site", "bundle")  # files whose content is hashed
 FLAGS = {"example": "--example", "install_dir": "--install-dir", "program_dir": "--program-dir",
-         "registry": "--registry", "hive": "--hive", "channels": "--channels", "site": "--site"}
+         "registry": "--registry", "hive": "--hive", "channels": "--channels", "site": "--site",
+         "bundle": "--bundle"}
 
 
 def file_name(backend: str) -> str:
@@ -43,7 +44,10 @@ def given(args: Any) -> dict[str, Any]:
 
 def fingerprints(inputs: Inputs) -> dict[str, str]:
     """path -> sha256 of every input file the plan read ("" when unreadable)."""
-    paths = [*inputs.registry, inputs.hive, inputs.channels, inputs.site]
+    if inputs.bundle is not None:  # the bundle file stands for the host's files
+        paths = [Path(inputs.bundle.path), inputs.site]  # type: ignore[attr-defined]
+    else:
+        paths = [*inputs.registry, inputs.hive, inputs.channels, inputs.site]
     return {str(Path(p).absolute()): _sha256(Path(p)) for p in paths if p is not None}
 
 

@@ -12,6 +12,28 @@
 
 A zone that is absent means "not known": rules for it stay open to any address, with a
 finding. A zone that is present but empty means "nobody".
+
+The inventory (docs/site.md): the site's hosts and groups, each with its addresses and
+the bundle that stands for it (`cefw collect`, Export-CEHostBundle). The zones follow
+from it, and [zones] adds to them: a host's addresses go to `servers` (CE servers), a
+group's to `clients` (agent PCs), unless `zone` says otherwise; a host in a group goes
+where its group goes.
+
+    [[hosts]]
+    name = "ce-core-01"
+    address = "10.0.1.10"                      # or addresses = [...]
+    role = "core"                              # optional: hosts of one role are compared
+    bundle = "bundles/ce-core-01.cefw.zip"     # optional, relative to the site file
+
+    [[groups]]
+    name = "agent-pcs"
+    addresses = ["10.20.0.0/16"]
+    bundle = "bundles/agent-pc.cefw.zip"       # one PC stands for the group
+
+    [[hosts]]
+    name = "pc-0042"
+    address = "10.20.0.42"
+    group = "agent-pcs"                        # a member; its own bundle is optional
 """
 
 from __future__ import annotations
@@ -26,7 +48,25 @@ from ..errors import InputError
 from ..model import ANY, DEFAULT_PROFILES, PROFILES
 
 ZONES = tuple(catalog.SOURCE_ZONES.values())  # ("servers", "clients")
+SERVERS, CLIENTS = ZONES
 FIX = "see the site file example in `cefw --help` or README.md"
+FIX_INVENTORY = "see docs/site.md for [[hosts]] and [[groups]]"
+HOST_KEYS = {"name", "address", "addresses", "role", "bundle", "group", "zone"}
+GROUP_KEYS = {"name", "address", "addresses", "bundle", "zone"}
+
+
+class Member(NamedTuple):
+    """A [[hosts]] or [[groups]] entry of the inventory."""
+
+    kind: str  # "host" | "group"
+    name: str
+    addresses: tuple[str, ...]  # canonical
+    zone: str  # SERVERS | CLIENTS: where its addresses go
+    bundle: str  # as written in the site file; "" = none
+    bundle_path: Path | None  # resolved against the site file's folder
+    role: str = ""  # hosts: "" = not given
+    group: str = ""  # hosts: the group it belongs to, "" = none
+    where: str = ""  # "[[hosts]] #3 (ce-core-01)", for messages
 
 
 class Site(NamedTuple):
@@ -35,6 +75,8 @@ class Site(NamedTuple):
     program_dir: str  # "" = not given
     path: str  # the file, for messages; "" without a site file
     written: dict[str, tuple[str, ...]] | None = None  # zone -> addresses as written
+    hosts: tuple[Member, ...] = ()
+    groups: tuple[Member, ...] = ()
 
     @property
     def given(self) -> bool:
@@ -58,8 +100,12 @@ def load(path: Path) -> Site:
                          "save the site file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(shown, "", f"not valid TOML ({exc})", _toml_fix(path, exc)) from None
-    _only(data, {"zones", "rules", "host"}, shown, "")
+    _only(data, {"zones", "rules", "host", "hosts", "groups"}, shown, "")
     zones = _zones(_table(data, "zones", shown), shown)
+    groups = _members(data, "groups", path, GROUP_KEYS, {})
+    hosts = _members(data, "hosts", path, HOST_KEYS, {g.name.lower(): g for g in groups})
+    _unique(groups + hosts, shown)
+    zones = _inventory_zones(zones, groups + hosts)
     rules = _table(data, "rules", shown)
     _only(rules, {"profiles"}, shown, "[rules]")
     host = _table(data, "host", shown)
@@ -68,8 +114,12 @@ def load(path: Path) -> Site:
     if not isinstance(program_dir, str):
         raise InputError(shown, "[host] program_dir", "must be a string",
                          "write program_dir = 'C:\\Program Files (x86)\\Geomant\\...'")
-    written = {name: tuple(value) for name, value in data.get("zones", {}).items()}
-    return Site(zones, _profiles(rules, shown), program_dir, shown, written)
+    # Zones as the admin wrote them, for people: [zones], then each inventory entry's.
+    written: dict[str, list[str]] = {n: list(v) for n, v in data.get("zones", {}).items()}
+    for member in groups + hosts:
+        written.setdefault(member.zone, []).extend(member.addresses)
+    return Site(zones, _profiles(rules, shown), program_dir, shown,
+                {name: tuple(value) for name, value in written.items()}, hosts, groups)
 
 
 def _toml_fix(path: Path, exc: Exception) -> str:
@@ -167,6 +217,92 @@ def _plain_address(token: str, shown: str, where: str) -> None:
         raise InputError(shown, where, f"{token!r} is an IPv6 address with a zone "
                          f"(%{zone.split('/')[0]}): firewall rules take no zone",
                          f"write the address without it ({address.strip()}) or a prefix")
+
+
+def _members(data: dict, table: str, path: Path, allowed: set[str],
+             groups: dict[str, Member]) -> tuple[Member, ...]:
+    """[[hosts]] or [[groups]]: each entry checked, its addresses canonical, its bundle
+    path resolved against the site file's folder (not opened here)."""
+    shown = str(path)
+    entries = data.get(table, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(shown, table, f"{table} must be an array of tables ([[{table}]])",
+                         FIX_INVENTORY)
+    kind = table[:-1]
+    out = []
+    for index, entry in enumerate(entries, 1):
+        where = f"[[{table}]] #{index}"
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            raise InputError(shown, where, "needs a name (a non-empty string)",
+                             f'write name = "{"ce-core-01" if kind == "host" else "agent-pcs"}"')
+        where = f"{where} ({name})"
+        _only(entry, allowed, shown, where)
+        group = _text(entry, "group", shown, where)
+        if group and group.lower() not in groups:
+            raise InputError(shown, f"{where} group", f"no [[groups]] entry is named {group!r}",
+                             "add the group, or correct the name")
+        zone = _text(entry, "zone", shown, where)
+        if zone and zone not in ZONES:
+            raise InputError(shown, f"{where} zone", f"{zone!r} is not a zone",
+                             f"write zone = \"{SERVERS}\" or zone = \"{CLIENTS}\"")
+        if not zone:
+            zone = (groups[group.lower()].zone if group
+                    else SERVERS if kind == "host" else CLIENTS)
+        bundle = _text(entry, "bundle", shown, where)
+        out.append(Member(kind, name, _addresses(entry, shown, where), zone, bundle,
+                          (path.parent / bundle) if bundle else None,
+                          _text(entry, "role", shown, where), groups[group.lower()].name
+                          if group else "", where))
+    return tuple(out)
+
+
+def _text(entry: dict, key: str, shown: str, where: str) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str) or not value.isprintable():
+        raise InputError(shown, f"{where} {key}", "must be a string on one line",
+                         f'write {key} = "..."')
+    return value.strip()
+
+
+def _addresses(entry: dict, shown: str, where: str) -> tuple[str, ...]:
+    given = [k for k in ("address", "addresses") if k in entry]
+    if len(given) != 1:
+        raise InputError(shown, where, "needs address = \"...\" or addresses = [...] (one of "
+                         "them)", 'write address = "10.0.1.10" or addresses = ["10.20.0.0/16"]')
+    value = entry[given[0]]
+    values = [value] if given[0] == "address" else value
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, str) for v in values):
+        raise InputError(shown, f"{where} {given[0]}", "must be an address string"
+                         if given[0] == "address" else "must be a non-empty list of address "
+                         "strings", 'write address = "10.0.1.10" or addresses = ["10.20.0.0/16"]')
+    try:
+        return canonical(values)
+    except AddressSyntaxError as exc:
+        raise InputError(shown, f"{where} {given[0]}", str(exc),
+                         "use IPv4/IPv6 addresses, prefixes (10.20.0.0/16) or ranges "
+                         "(10.0.1.10-10.0.1.19); host names are not resolved") from None
+
+
+def _unique(members: tuple[Member, ...], shown: str) -> None:
+    seen: dict[str, Member] = {}
+    for member in members:
+        first = seen.setdefault(member.name.lower(), member)
+        if first is not member:
+            raise InputError(shown, member.where, f"the name {member.name!r} is already used "
+                             f"by {first.where}", "give every host and group its own name")
+
+
+def _inventory_zones(zones: dict[str, tuple[str, ...]],
+                     members: tuple[Member, ...]) -> dict[str, tuple[str, ...]]:
+    """[zones] plus the addresses of the inventory, each zone collapsed once."""
+    if not members:
+        return zones
+    found: dict[str, list[str]] = {z: list(zones[z]) for z in zones}
+    for member in members:
+        found.setdefault(member.zone, []).extend(member.addresses)
+    return {zone: canonical(addresses) for zone, addresses in found.items()}
 
 
 def _profiles(rules: dict, shown: str) -> tuple[str, ...]:
