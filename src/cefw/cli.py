@@ -14,9 +14,10 @@ import sys
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from .errors import CefwError, InputError
+from .record import Record
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceback
@@ -172,7 +173,11 @@ def _show(view: Any, kind: str, args: argparse.Namespace, out: IO[str]) -> None:
     module = import_module(f".render.{VIEWS[args.format][kind]}", __package__)
     tty = bool(getattr(out, "isatty", lambda: False)())
     # A terminal gets its own width; a file or pipe (a change ticket) a generous one.
-    out.write(module.render(view, width=terminal_width(180) if tty else 180, color=tty))
+    options = {"width": terminal_width(180) if tty else 180, "color": tty}
+    if hasattr(module, "write"):  # a renderer that writes as it goes (json: any size)
+        module.write(view, out, **options)
+    else:
+        out.write(module.render(view, **options))
 
 
 # -- commands --------------------------------------------------------------------------
@@ -319,7 +324,7 @@ def _warn_findings(findings: Any) -> None:
               "`cefw audit`", file=sys.stderr)
 
 
-class Command(NamedTuple):
+class Command(Record):
     help: str  # one line, for `cefw --help`
     description: str
     examples: list[str]
@@ -387,8 +392,9 @@ def _examples(title: str, lines: list[str]) -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser; with `only`, the arguments of that one command only (building
-    all eight sub-parsers costs ~10 ms, a tenth of the start-up budget)."""
+    """The whole parser; with `only`, that one command's sub-parser only (building all
+    eight costs ~4 ms, a tenth of the start-up budget: argparse asks gettext for every
+    heading of every sub-parser). The command list of `cefw --help` needs them all."""
     raw = _Formatter
     parser = argparse.ArgumentParser(
         prog="cefw", formatter_class=raw,
@@ -405,18 +411,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in COMMANDS.items():
+        if only is not None and only != name:
+            continue
         p = sub.add_parser(name, help=command.help, description=command.description,
                            formatter_class=raw, epilog=_examples("examples", command.examples))
-        if only is None or only == name:
-            command.arguments(p)
+        command.arguments(p)
     return parser
 
 
 def _command_in(argv: list[str]) -> str | None:
     """The command word: the first argument that is not an option (the top-level parser
-    has no option that takes a value)."""
+    has no option that takes a value). None when the top-level help may be asked for."""
     first = next((a for a in argv if not a.startswith("-")), None)
-    return first if first in COMMANDS else None
+    if first not in COMMANDS or "-h" in argv[:argv.index(first)] or \
+            "--help" in argv[:argv.index(first)]:
+        return None
+    return first
 
 
 def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
@@ -450,59 +460,3 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
               "it", file=sys.stderr)
         return EXIT_INTERNAL
 
-
-def console() -> None:
-    """The `cefw` console command: main() in a short-lived process that skips what only a
-    long-lived one needs. Tests and other callers use main(), which changes nothing here.
-
-    - The cyclic garbage collector is switched off: cefw's data are trees of tuples and
-      strings freed by reference counting, and a collection pass over them finds nothing
-      to free while it doubles the time of a large plan (bench/bench_plan.py).
-    - The interpreter's teardown (clearing every module, a last collection: 7-8 ms of a
-      60 ms `cefw plan`) is skipped with os._exit, after exactly what a normal exit does
-      for the user: the atexit handlers run (logging's flush, for instance) and stdout and
-      stderr are flushed. A failed flush is not hidden: it is reported, and a run that
-      would have ended with status 0 ends with 120, as Python itself does.
-    """
-    import gc
-
-    gc.disable()
-    try:
-        status = main()
-    except SystemExit as exc:  # argparse: --help (0), a usage error (2)
-        status = _exit_status(exc.code)
-    _fast_exit(status)
-
-
-def _exit_status(code: object) -> int:
-    """What the interpreter makes of SystemExit(code)."""
-    if code is None:
-        return EXIT_OK
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
-    return 1
-
-
-def _fast_exit(status: int) -> None:
-    import atexit
-
-    atexit._run_exitfuncs()  # what a normal exit runs first (registered by libraries)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except BrokenPipeError:
-            pass  # the reader went away (`cefw plan | head`): as main() treats it
-        except OSError as exc:  # a full disk, say: the output is incomplete
-            if stream is sys.stdout:
-                _report(f"cefw: cannot write the output: {exc.strerror or exc}")
-            status = status or 120
-    os._exit(status)
-
-
-def _report(message: str) -> None:
-    import contextlib
-
-    with contextlib.suppress(OSError):  # stderr may be gone as well
-        print(message, file=sys.stderr, flush=True)

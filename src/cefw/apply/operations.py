@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import RollbackFailed
 from ..model import Finding, Rule
+from ..record import Record
 from .reconcile import changes_for, diff
 from .state import StateDir
 from .store import Backend, ChangeSet, Skipped, split
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     backend: str
     changes: ChangeSet
     applied: bool  # something was written
@@ -64,7 +64,7 @@ def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
     return Outcome(backend.name, changes, True, False, snapshot, tuple(skipped))
 
 
-class AuditReport(NamedTuple):
+class AuditReport(Record):
     backend: str
     changes: ChangeSet  # what `cefw add` would do: the drift
     findings: tuple[Finding, ...]  # the plan's findings, then the store's

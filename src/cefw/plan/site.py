@@ -17,18 +17,18 @@ finding. A zone that is present but empty means "nobody".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..addresses import AddressSyntaxError, canonical
 from ..errors import InputError
 from ..model import DEFAULT_PROFILES, PROFILES
+from ..record import Record
 
 ZONES = tuple(catalog.SOURCE_ZONES.values())  # ("servers", "clients")
 FIX = "see the site file example in `cefw --help` or README.md"
 
 
-class Site(NamedTuple):
+class Site(Record):
     zones: dict[str, tuple[str, ...]]  # zone -> canonical addresses; absent = unknown
     profiles: tuple[str, ...]
     program_dir: str  # "" = not given

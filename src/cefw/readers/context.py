@@ -18,16 +18,16 @@ import ntpath
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..model import Endpoint, Finding
+from ..record import Record
 from ..registry import NoRegistry, Source
 
 DEFAULT_PROGRAM_DIR = r"C:\Program Files (x86)\Geomant\Contact Expert"
 
 
-class Inputs(NamedTuple):
+class Inputs(Record):
     """What the administrator pointed cefw at (the command line, or a bundled example)."""
 
     install_dir: Path | None = None
@@ -39,7 +39,7 @@ class Inputs(NamedTuple):
     found_by: str = "--install-dir"  # how install_dir was chosen, for the plan's header
 
 
-class Reading(NamedTuple):
+class Reading(Record):
     """What one reader found."""
 
     endpoints: list[Endpoint]

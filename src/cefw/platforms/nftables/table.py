@@ -37,12 +37,12 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import NamedTuple
 
 from ...addresses import canonical_networks, collapsed
 from ...errors import CefwError
 from ...model import ANY, Plan, Ports, Rule
 from ...ports import MAX_PORT, format_range, merge
+from ...record import Record
 
 FAMILY = "inet"
 TABLE = "contact_expert"
@@ -75,7 +75,7 @@ HEAD = (
 # zone combinations, so a handful of sets, and the transaction grows linearly.
 
 
-class Atom(NamedTuple):
+class Atom(Record):
     """One nft rule cefw writes: an accept from some sources, or the drop behind them,
     for one port range."""
 
@@ -147,7 +147,7 @@ def quote(text: str) -> str:
     return f'"{text}"'
 
 
-class Layout(NamedTuple):
+class Layout(Record):
     """The table's contents: named address sets and the chain's rules, in order."""
 
     sets: dict[str, tuple[str, tuple[str, ...]]]  # name -> (family, elements)
