@@ -50,17 +50,28 @@ def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
         preview = backend.describe(changes, desired) if changes else ""
         return Outcome(backend.name, changes, False, True, None, tuple(skipped), preview)
     with state.lock(backend.name):
+        # A backend with a fingerprint (nftables) proves cheaply that its store is as
+        # cefw left it with these very rules: then there is nothing to read or do.
+        fingerprint = getattr(backend, "fingerprint", None)
+        mark = fingerprint(desired) if fingerprint else None
+        if mark is not None and state.mark(backend.name) == mark:
+            in_sync = ChangeSet((), tuple(rule.name for rule in desired))
+            return Outcome(backend.name, in_sync, False, False, None, tuple(skipped))
         current = backend.read()
         changes = diff(desired, current, backend.fields, backend.normalise)
         if not changes:
+            state.save_mark(backend.name, mark)
             return Outcome(backend.name, changes, False, False, None, tuple(skipped))
         snapshot = state.save_snapshot(backend.name, [s.rule for s in current])
+        state.save_mark(backend.name, None)
         try:
             backend.apply(changes, desired)
         except RollbackFailed as exc:  # name the snapshot: it is the way back now
             raise RollbackFailed(exc.problem, (
                 f"the group's rules as they were before are saved in {snapshot}; fix the "
                 f"cause, then run `cefw restore --snapshot {snapshot}`")) from None
+        if mark is not None:
+            state.save_mark(backend.name, backend.fingerprint_after_apply(mark))  # type: ignore[attr-defined]
     return Outcome(backend.name, changes, True, False, snapshot, tuple(skipped))
 
 

@@ -88,6 +88,26 @@ class StateDir:
         os.replace(tmp, path)  # never a half-written snapshot
         return path
 
+    def mark(self, backend: str) -> str | None:
+        """The backend's fingerprint saved when cefw last left its store in sync."""
+        try:
+            return (self.path / f"{backend}.in-sync").read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def save_mark(self, backend: str, mark: str | None) -> None:
+        """Remember `mark` (None: forget it). Losing it costs one full read, no more."""
+        path = self.path / f"{backend}.in-sync"
+        try:
+            if mark is None:
+                path.unlink(missing_ok=True)
+                return
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(mark, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
     def latest_snapshot(self, backend: str) -> Path | None:
         if not self.path.is_dir():
             return None

@@ -1,7 +1,8 @@
 """nftables backend: runs nft to list cefw's table (`nft -j`) and to replace it whole in
-one atomic `nft -f` transaction; checks that nft is installed and that this process may
-administer the network; turns nft's failures into cefw's errors. What the table holds,
-and how it is written: table.py; how it is read back: readback.py.
+one atomic `nft -f` transaction; skips the listing when the kernel's ruleset generation
+proves the table as cefw left it (fingerprint); checks that nft is installed and that
+this process may administer the network; turns nft's failures into cefw's errors. What
+the table holds, and how it is written: table.py; how it is read back: readback.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 from ...apply.store import ChangeSet, Stored
 from ...errors import ApplyFailed, EnvironmentProblem
 from ...model import Finding, Rule
+from .generation import network_namespace, ruleset_generation
 from .readback import canonical, default_drop_findings, parse_table
 from .table import FAMILY, TABLE, cannot_hold, check_table_name, transaction
 
@@ -56,12 +58,16 @@ class NftablesBackend:
     name = "nftables"
     fields = ("protocol", "local_ports", "remote_addresses")  # all a table can hold
 
-    def __init__(self, table: str = TABLE, nft: str = "nft",
-                 runner: Runner | None = None) -> None:
+    def __init__(self, table: str = TABLE, nft: str = "nft", runner: Runner | None = None,
+                 generation: Callable[[], int | None] | None = None) -> None:
         check_table_name(table)
         self.table = table
         self.nft = nft
         self.runner: Runner = runner or run_nft
+        # The ruleset generation is asked of the kernel from this process, so of its
+        # network namespace: right when nft runs here too (the default runner). A runner
+        # that runs nft elsewhere brings its own, or the table is read every time.
+        self.generation = generation or (ruleset_generation if runner is None else None)
 
     # -- checks
 
@@ -97,6 +103,28 @@ class NftablesBackend:
             raise EnvironmentProblem(f"nft -j printed something that is not JSON ({exc})",
                                      "update nftables (0.9.3 or newer)") from None
         return parse_table(data, self.table)
+
+    def fingerprint(self, desired: Sequence[Rule]) -> str | None:
+        """The table as cefw would write it for `desired`, and the kernel's ruleset
+        generation now (generation.py). Equal to the one saved after cefw last wrote or
+        read this table in sync, it proves the table unchanged since: any transaction,
+        a hand edit included, moves the generation on. None: no generation to trust."""
+        generation = self.generation() if self.generation else None
+        if generation is None:
+            return None
+        import hashlib
+
+        digest = hashlib.sha256(transaction(desired, self.table).encode()).hexdigest()
+        return f"{self.table} {network_namespace()} {generation} {digest}"
+
+    def fingerprint_after_apply(self, before: str) -> str | None:
+        """`before` (taken before the table was read) moved on by cefw's own transaction
+        alone; None when anyone else's was committed in between."""
+        table, namespace, generation, digest = before.split(" ")
+        now = self.generation() if self.generation else None
+        if now != int(generation) + 1:
+            return None
+        return f"{table} {namespace} {now} {digest}"
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
         return transaction(desired, self.table)
