@@ -61,11 +61,11 @@ def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[st
     wanted = set()
     for rule in desired:
         wanted.add(rule.name)
-        target = normalise(rule)
         candidates = by_name.get(rule.name, [])
         if not candidates:
             creates.append(Change(CREATE, rule.name, rule, None, MISSING, "not in the firewall"))
             continue
+        target = normalise(rule)
         # Keep the copy that already matches, if any; every other copy is a duplicate.
         keep = next((s for s in candidates if not field_diff(fields, s.rule, target)),
                     candidates[0])

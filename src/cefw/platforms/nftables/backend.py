@@ -68,6 +68,7 @@ class NftablesBackend:
         # network namespace: right when nft runs here too (the default runner). A runner
         # that runs nft elsewhere brings its own, or the table is read every time.
         self.generation = generation or (ruleset_generation if runner is None else None)
+        self._made: tuple[Sequence[Rule], int, str] | None = None
 
     # -- checks
 
@@ -114,7 +115,7 @@ class NftablesBackend:
             return None
         import hashlib
 
-        digest = hashlib.sha256(transaction(desired, self.table).encode()).hexdigest()
+        digest = hashlib.sha256(self._transaction(desired).encode()).hexdigest()
         return f"{self.table} {network_namespace()} {generation} {digest}"
 
     def fingerprint_after_apply(self, before: str) -> str | None:
@@ -127,7 +128,15 @@ class NftablesBackend:
         return f"{table} {namespace} {now} {digest}"
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
-        return transaction(desired, self.table)
+        return self._transaction(desired)
+
+    def _transaction(self, desired: Sequence[Rule]) -> str:
+        """transaction(desired), made once for the fingerprint and the apply of one run
+        (the same list: 60 ms for 20,000 nft rules, a tenth of the `nft -f` itself)."""
+        if self._made is None or self._made[0] is not desired or \
+                self._made[1] != len(desired):
+            self._made = (desired, len(desired), transaction(desired, self.table))
+        return self._made[2]
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
         text = self.describe(changes, desired)

@@ -173,7 +173,10 @@ def layout(rules: Sequence[Rule]) -> Layout:
         for family, addresses in by_family(tuple(rule.remote_addresses), False):
             source = addresses[0]
             if len(addresses) > 1:
-                source = "@" + sets.setdefault((family, addresses), _set_name(family, sets))
+                key = (family, addresses)
+                if key not in sets:  # named once: counting the sets per rule is quadratic
+                    sets[key] = _set_name(family, sets)
+                source = "@" + sets[key]
             lines += [f"{d} {family} saddr {source} accept comment {comment}" for d in dports]
     named = {name: key for key, name in sets.items()}
     return Layout(named, lines + drops)
@@ -241,6 +244,15 @@ def check_table_name(table: str) -> None:
                         "use letters, digits and _ (for example contact_expert)")
 
 
+@lru_cache(maxsize=4096)  # rules share their zones' addresses: each is checked once
+def _is_network(address: str) -> bool:
+    try:
+        ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def cannot_hold(rule: Rule) -> str:
     """Why the table cannot hold `rule`, or ""."""
     if not rule.protocol and not rule.local_ports:
@@ -255,11 +267,9 @@ def cannot_hold(rule: Rule) -> str:
     if any(not 1 <= low <= high <= MAX_PORT for low, high in rule.local_ports):
         return "a port is outside 1-65535"
     if rule.remote_addresses != (ANY,):
-        try:
-            for address in rule.remote_addresses:
-                ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            return f"remote address {address!r} is not an IP address or prefix"
+        for address in rule.remote_addresses:
+            if not _is_network(address):
+                return f"remote address {address!r} is not an IP address or prefix"
     if len(encode_name(rule.name).encode("utf-8")) > COMMENT_MAX:
         raise CefwError(
             f"rule name {rule.name!r} is longer than the {COMMENT_MAX} bytes an nftables "
