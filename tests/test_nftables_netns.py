@@ -678,3 +678,41 @@ def test_lab_hosts_use_only_the_ranges_set_aside_for_tests() -> None:
         assert ipaddress.ip_address(address4) in v4 and ipaddress.ip_address(address6) in v6
     assert ipaddress.ip_network(f"198.18.0.0/{Lab.PREFIX[0]}").subnet_of(v4)  # type: ignore[arg-type]
     assert ipaddress.ip_network(f"2001:db8::/{Lab.PREFIX[1]}").subnet_of(v6)  # type: ignore[arg-type]
+
+
+def test_a_hand_edit_between_two_adds_is_repaired(scratch: Netns) -> None:
+    """An unchanged `cefw add` skips reading the table back when the kernel's ruleset
+    generation is the one cefw saw when it left the table; a rule added by hand moves the
+    generation on, so the next add reads the table, finds the rule and repairs it."""
+    calls: list[list[str]] = []
+
+    def generation() -> int | None:  # asked in the scratch namespace, where nft runs
+        done = scratch.run([sys.executable, "-m", "cefw.platforms.nftables.generation"])
+        return int(done.stdout)
+
+    nft = NftablesBackend(runner=scratch.runner(calls), generation=generation)
+    state = StateDir(Path(tempfile.mkdtemp()))
+    first = converge(nft, SAMPLE, state, dry_run=False)
+    assert first.applied
+    written = scratch.ruleset()
+
+    calls.clear()
+    again = converge(nft, SAMPLE, state, dry_run=False)
+    assert not again.applied and not again.changes
+    held = tuple(r.name for r in SAMPLE if not nft.cannot_hold(r))
+    assert again.changes.unchanged == held  # every rule, as a full comparison says
+    assert calls == []  # nothing listed, nothing sent
+
+    scratch.nft("add", "rule", "inet", "contact_expert", "input", "tcp", "dport", "22",
+                "accept")  # the hand edit
+    repaired = converge(nft, SAMPLE, state, dry_run=False)
+    assert repaired.applied
+    assert [c.drift for c in repaired.changes.changes] == ["extra"]
+    assert ["nft", "-j", "list", "table", "inet", "contact_expert"] in calls
+    assert scratch.ruleset() == written
+
+    changed = [SAMPLE[0]._replace(local_ports=((60001, 60001),)), *SAMPLE[1:]]
+    moved = converge(nft, changed, state, dry_run=False)  # a new plan: never skipped
+    assert moved.applied and moved.changes.count("update") == 1
+    assert diff(changed, nft.read(), nft.fields, nft.normalise).changes == ()
+    scratch.nft("delete", "table", "inet", "contact_expert")

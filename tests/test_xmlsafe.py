@@ -139,3 +139,68 @@ def test_deep_nesting_is_not_a_recursion_error():
     root = parse("<a>" + "<b>" * depth + "<Server Port='1'/>" + "</b>" * depth + "</a>")
     [found] = root.iter("Server")
     assert found.get("Port") == "1"
+
+
+# Documents hostile, odd or plain, each parsed by cefw and by defusedxml.ElementTree (the
+# library cefw's expat configuration follows): both refuse the same ones, for the same
+# kind of reason, and read the same tree from the others.
+SAME_AS_DEFUSEDXML = [
+    '<!DOCTYPE a [<!ENTITY x "x"><!ENTITY y "&x;&x;&x;&x;">]><a>&y;</a>',  # billion laughs
+    '<!DOCTYPE a [<!ENTITY x "' + "x" * 10_000 + '">]><a>&x;&x;&x;&x;</a>',  # quadratic
+    '<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>',  # external entity
+    '<!DOCTYPE a [<!ENTITY % p SYSTEM "http://198.18.0.1/x.dtd"> %p;]><a/>',  # parameter
+    '<!DOCTYPE a [<!NOTATION n SYSTEM "x"><!ENTITY u SYSTEM "y" NDATA n>]><a/>',  # unparsed
+    '<!DOCTYPE a [<!ENTITY e "1">]><a/>',
+    '<!DOCTYPE a SYSTEM "http://198.18.0.1/never.dtd"><a p="1"/>',  # never fetched
+    '<!DOCTYPE a SYSTEM "http://198.18.0.1/never.dtd"><a>&undeclared;</a>',
+    '<?xml version="1.0" standalone="yes"?><!DOCTYPE a SYSTEM "x.dtd"><a>&u;</a>',
+    '<!DOCTYPE a [<!ELEMENT a ANY><!ATTLIST a p CDATA "dflt">]><a/>',  # a DTD, no entity
+    '<a xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="/etc/passwd"/></a>',
+    '<a>&amp;&lt;&#65;&#x42;<![CDATA[<b>]]><!-- c --><?pi x?></a>',
+    '<c:Config xmlns:c="urn:ce" xmlns:x="urn:x"><c:Agent x:Port="1" Port="2">t</c:Agent>'
+    'tail</c:Config>',
+    "<a>&nbsp;</a>", "<a><b></a>", "", "<a/><b/>", "\ufeff<a>\u00e9</a>",
+]
+
+
+def _reference(data: bytes) -> object:
+    """What defusedxml.ElementTree makes of the document: the refusal's kind, or the tree
+    as (tag, attributes, all of its text, children)."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, fromstring
+
+    try:
+        root = fromstring(data)
+    except DefusedXmlException:
+        return "refused"
+    except ParseError:
+        return "not well-formed XML"
+
+    def shape(e):  # type: ignore[no-untyped-def]
+        text = (e.text or "") + "".join(c.tail or "" for c in e)
+        return (e.tag, dict(e.attrib), text, [shape(c) for c in e])
+
+    return shape(root)
+
+
+def _ours(data: bytes) -> object:
+    try:
+        root = parse(data)
+    except InputError as exc:
+        if exc.problem.startswith("refused"):
+            return "refused"
+        if exc.problem == "the document is empty":  # ElementTree: "no element found"
+            return "not well-formed XML"
+        return exc.problem.split(" (")[0]
+
+    def shape(n):  # type: ignore[no-untyped-def]
+        return (n.tag, n.attrs, n.text, [shape(c) for c in n.children])
+
+    return shape(root)
+
+
+@pytest.mark.parametrize("document", SAME_AS_DEFUSEDXML)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_refuses_and_reads_exactly_what_defusedxml_does(document, encoding):
+    data = document.encode(encoding)
+    assert _ours(data) == _reference(data)

@@ -8,7 +8,7 @@ Program paths are relative to the CE install directory, with Windows separators.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .record import Record
 
 # Who connects, as named on the vendor page -> the site zone that holds those hosts.
 SERVER = "server"  # other CE servers (core, recorder, database hosts)
@@ -45,14 +45,14 @@ GEOCAMPAIGN_KEY = r"SOFTWARE\Geomant Call Center Solutions\GeoCampaign"
 GEOCAMPAIGN_VIEW = 64
 
 
-class DefaultPort(NamedTuple):
+class DefaultPort(Record):
     protocol: str
     port: int
     label: str = ""
     registry_value: str = ""  # GeoCampaign value that overrides this port, if any
 
 
-class Component(NamedTuple):
+class Component(Record):
     id: str
     role: str  # CORE | AGENT
     program: str  # relative to the install dir, Windows separators

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import import_module
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from .errors import CefwError, InputError
+from .record import Record
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 EXIT_INTERNAL = 70  # a bug in cefw (EX_SOFTWARE); CEFW_DEBUG=1 shows the traceback
@@ -357,9 +358,12 @@ def _show(view: Any, kind: str, args: argparse.Namespace, out: IO[str]) -> None:
     tty = bool(getattr(out, "isatty", lambda: False)())
     # A terminal gets its own width; a file or pipe (a change ticket) COLUMNS, else a
     # generous 180.
-    width = terminal_width(180) if tty else _columns(180)
-    out.write(module.render(view, width=width, color=tty,
-                            wide=bool(getattr(args, "wide", False))))
+    options = {"width": terminal_width(180) if tty else _columns(180), "color": tty,
+               "wide": bool(getattr(args, "wide", False))}
+    if hasattr(module, "write"):  # a renderer that writes as it goes (json: any size)
+        module.write(view, out, **options)
+    else:
+        out.write(module.render(view, **options))
 
 
 def _columns(fallback: int) -> int:
@@ -966,7 +970,7 @@ def _warn_findings(findings: Any) -> None:
               "`cefw audit`", file=sys.stderr)
 
 
-class Command(NamedTuple):
+class Command(Record):
     help: str  # one line, for `cefw --help`
     description: str
     examples: list[str]
@@ -1119,8 +1123,9 @@ def _examples(title: str, lines: list[str]) -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser; with `only`, the arguments of that one command only (building
-    all eight sub-parsers costs ~10 ms, a tenth of the start-up budget)."""
+    """The whole parser; with `only`, that one command's sub-parser only (building all
+    eight costs ~4 ms, a tenth of the start-up budget: argparse asks gettext for every
+    heading of every sub-parser). The command list of `cefw --help` needs them all."""
     raw = _Formatter
     parser = argparse.ArgumentParser(
         prog="cefw", formatter_class=raw,
@@ -1137,18 +1142,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in COMMANDS.items():
+        if only is not None and only != name:
+            continue
         p = sub.add_parser(name, help=command.help, description=command.description,
                            formatter_class=raw, epilog=_examples("examples", command.examples))
-        if only is None or only == name:
-            command.arguments(p)
+        command.arguments(p)
     return parser
 
 
 def _command_in(argv: list[str]) -> str | None:
     """The command word: the first argument that is not an option (the top-level parser
-    has no option that takes a value)."""
+    has no option that takes a value). None when the top-level help may be asked for."""
     first = next((a for a in argv if not a.startswith("-")), None)
-    return first if first in COMMANDS else None
+    if first not in COMMANDS or "-h" in argv[:argv.index(first)] or \
+            "--help" in argv[:argv.index(first)]:
+        return None
+    return first
 
 
 def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
@@ -1190,3 +1199,4 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
               "  this is a bug in cefw; run again with CEFW_DEBUG=1 for details and report "
               "it", file=sys.stderr)
         return EXIT_INTERNAL
+

@@ -1,14 +1,15 @@
 """The typed model in the middle: readers produce Endpoints, the policy turns them into
 Rules, reconciliation compares Rules, renderers print all of it.
 
-NamedTuples rather than dataclasses: they are immutable, hashable and compare by value
-(what reconciliation needs), and they cost nothing at start-up, where `dataclasses`
-pulls in `inspect` (about 15 ms, a fifth of the start-up budget of `cefw plan`).
+Records (record.py: tuples with named fields, like typing.NamedTuple) rather than
+dataclasses: they are immutable, hashable and compare by value (what reconciliation
+needs), and they cost nothing at start-up, where `dataclasses` pulls in `inspect` (about
+15 ms, a fifth of the start-up budget of `cefw plan`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .record import Record
 
 GROUP = "Contact Expert"
 """The one rule group cefw owns. Nothing outside it is ever changed or removed."""
@@ -29,7 +30,7 @@ DEFAULT_PROFILES = ("domain", "private")
 SEVERITIES = ("high", "medium", "low", "info")
 
 
-class Origin(NamedTuple):
+class Origin(Record):
     """Where a port (or the lack of one) came from."""
 
     kind: str  # "file" | "registry" | "channels" | "default"
@@ -47,7 +48,7 @@ class Origin(NamedTuple):
         return f"{self.path}: {self.where}" if self.where else self.path
 
 
-class Endpoint(NamedTuple):
+class Endpoint(Record):
     """One listener the sources reveal."""
 
     component: str
@@ -85,7 +86,7 @@ class Endpoint(NamedTuple):
         return self.enabled and not self.loopback_only
 
 
-class Rule(NamedTuple):
+class Rule(Record):
     """One inbound allow rule. `name` is the identity: stable across runs."""
 
     name: str
@@ -152,7 +153,7 @@ class Rule(NamedTuple):
         )
 
 
-class Finding(NamedTuple):
+class Finding(Record):
     code: str
     severity: str  # one of SEVERITIES
     component: str  # a component id, or "" for the host as a whole
@@ -167,7 +168,7 @@ class Finding(NamedTuple):
         }
 
 
-class Host(NamedTuple):
+class Host(Record):
     roles: tuple[str, ...]  # ("core",), ("agent",), ("core", "agent") or ()
     install_dir: str  # where cefw read the configuration
     program_dir: str  # the Windows install directory the rules' programs live in
@@ -184,7 +185,7 @@ class Host(NamedTuple):
         }
 
 
-class Zone(NamedTuple):
+class Zone(Record):
     """A zone of the site file: its addresses as the admin wrote them (shown to people)
     and in canonical form (what rules hold and compare)."""
 
@@ -197,19 +198,21 @@ class Zone(NamedTuple):
                 "addresses": list(self.addresses)}
 
 
-class Plan(NamedTuple):
+class Plan(Record):
     host: Host
     endpoints: tuple[Endpoint, ...]
     rules: tuple[Rule, ...]
     findings: tuple[Finding, ...]
     zones: tuple[Zone, ...] = ()  # the zones the site file defines (absent = unknown)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "schema": "cefw.plan/1",
-            "host": self.host.to_json(),
-            "endpoints": [e.to_json() for e in self.endpoints],
-            "rules": [r.to_json() for r in self.rules],
-            "findings": [f.to_json() for f in self.findings],
-            "zones": [z.to_json() for z in self.zones],
+    def to_json(self, lazy: bool = False) -> dict[str, object]:
+        """`lazy`: endpoints, rules and findings as iterators, each item made when it is
+        read (render/json.py writes a large plan so, one line at a time)."""
+        lists = {
+            "endpoints": (e.to_json() for e in self.endpoints),
+            "rules": (r.to_json() for r in self.rules),
+            "findings": (f.to_json() for f in self.findings),
+            "zones": (z.to_json() for z in self.zones),
         }
+        return {"schema": "cefw.plan/1", "host": self.host.to_json(),
+                **(lists if lazy else {k: list(v) for k, v in lists.items()})}

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import Refused, RollbackFailed
 from ..model import Finding, Rule
+from ..record import Record
 from .reconcile import changes_for, diff, widens
 from .state import StateDir
 from .store import Backend, ChangeSet, Skipped, Stored, split
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     backend: str
     changes: ChangeSet
     applied: bool  # something was written
@@ -43,7 +43,7 @@ class Outcome(NamedTuple):
         }
 
 
-class Guard(NamedTuple):
+class Guard(Record):
     """The guard rails of `cefw add` (remove and restore are explicit and pass none).
 
     A change is refused unless the command line asks for it when it would delete rules
@@ -111,9 +111,17 @@ def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
         return Outcome(backend.name, changes, False, True, None, tuple(skipped), preview,
                        refusal(guard, changes, current, _restoring(backend, state, changes)))
     with state.lock(backend.name):
+        # A backend with a fingerprint (nftables) proves cheaply that its store is as
+        # cefw left it with these very rules: then there is nothing to read or do.
+        fingerprint = getattr(backend, "fingerprint", None)
+        mark = fingerprint(desired) if fingerprint else None
+        if mark is not None and state.mark(backend.name) == mark:
+            in_sync = ChangeSet((), tuple(rule.name for rule in desired))
+            return Outcome(backend.name, in_sync, False, False, None, tuple(skipped))
         current = backend.read()
         changes = diff(desired, current, backend.fields, backend.normalise, wanted)
         if not changes:
+            state.save_mark(backend.name, mark)
             if guard is not None:
                 state.save_applied(backend.name, desired)
             return Outcome(backend.name, changes, False, False, None, tuple(skipped))
@@ -121,12 +129,15 @@ def converge(backend: Backend, rules: Sequence[Rule], state: StateDir, *,
         if refused:
             raise Refused(f"nothing was changed: {refused}")
         snapshot = state.save_snapshot(backend.name, [s.rule for s in current], command)
+        state.save_mark(backend.name, None)
         try:
             backend.apply(changes, desired)
         except RollbackFailed as exc:  # name the snapshot: it is the way back now
             raise RollbackFailed(exc.problem, (
                 f"the group's rules as they were before are saved in {snapshot}; fix the "
                 f"cause, then run `cefw restore --snapshot {snapshot}`")) from None
+        if mark is not None:
+            state.save_mark(backend.name, backend.fingerprint_after_apply(mark))  # type: ignore[attr-defined]
         if guard is not None:
             state.save_applied(backend.name, desired)
     return Outcome(backend.name, changes, True, False, snapshot, tuple(skipped))
@@ -145,7 +156,7 @@ def _restoring(backend: Backend, state: StateDir, changes: ChangeSet) -> frozens
                        backend.normalise(c.desired)))
 
 
-class AuditReport(NamedTuple):
+class AuditReport(Record):
     backend: str
     changes: ChangeSet  # what `cefw add` would do: the drift
     findings: tuple[Finding, ...]  # the plan's findings, then the store's

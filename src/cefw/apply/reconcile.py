@@ -89,12 +89,12 @@ def diff(desired: Sequence[Rule], current: Sequence[Stored], fields: Sequence[st
     planned = set()
     for rule in desired:
         planned.add(rule.name)
-        target = normalise(rule)
         candidates = by_name.get(rule.name, [])
         if not candidates:
             creates.append(Change(CREATE, rule.name, rule, None, MISSING,
                                   f"in the {side}, not in the firewall"))
             continue
+        target = normalise(rule)
         # Keep the copy that already matches, if any; every other copy is a duplicate.
         keep = next((s for s in candidates if not field_diff(fields, s.rule, target)),
                     candidates[0])

@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import EnvironmentProblem
 from ..model import Rule
+from ..record import Record
 
 
 def default_dir() -> Path:
@@ -42,7 +42,7 @@ KEEP = 20  # snapshots kept per backend by default
 RESTORE = "restore"  # the command recorded with a snapshot a restore wrote
 
 
-class SnapshotInfo(NamedTuple):
+class SnapshotInfo(Record):
     """One snapshot, for `cefw restore --list`."""
 
     path: Path
@@ -173,6 +173,26 @@ class StateDir:
         path = self.write_json(f"{backend}-before-{stamp}.json", payload)
         self.prune(backend)
         return path
+
+    def mark(self, backend: str) -> str | None:
+        """The backend's fingerprint saved when cefw last left its store in sync."""
+        try:
+            return (self.path / f"{backend}.in-sync").read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def save_mark(self, backend: str, mark: str | None) -> None:
+        """Remember `mark` (None: forget it). Losing it costs one full read, no more."""
+        path = self.path / f"{backend}.in-sync"
+        try:
+            if mark is None:
+                path.unlink(missing_ok=True)
+                return
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(mark, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass
 
     def snapshots(self, backend: str) -> list[Path]:
         """Oldest first."""

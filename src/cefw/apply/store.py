@@ -9,10 +9,11 @@ nftables: the table `inet contact_expert`) and never reads anything else for cha
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from ..findings import finding
 from ..model import Finding, Rule
+from ..record import Record
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 
@@ -20,14 +21,14 @@ CREATE, UPDATE, DELETE = "create", "update", "delete"
 MISSING, CHANGED, EXTRA, DUPLICATE = "missing", "changed", "extra", "duplicate"
 
 
-class Stored(NamedTuple):
+class Stored(Record):
     """A rule as read back from the store, with the backend's own handle to it."""
 
     key: object  # opaque to reconciliation (a COM rule object, an nftables rule name...)
     rule: Rule  # normalised by the backend (see Backend.normalise)
 
 
-class Change(NamedTuple):
+class Change(Record):
     action: str  # CREATE | UPDATE | DELETE
     name: str
     desired: Rule | None  # CREATE, UPDATE
@@ -51,7 +52,7 @@ class Change(NamedTuple):
         return data
 
 
-class ChangeSet(NamedTuple):
+class ChangeSet(Record):
     changes: tuple[Change, ...]
     unchanged: tuple[str, ...]
 
@@ -87,7 +88,7 @@ class ChangeSet(NamedTuple):
         }
 
 
-class Skipped(NamedTuple):
+class Skipped(Record):
     """A planned rule the backend cannot express, and why (a sentence)."""
 
     rule: Rule

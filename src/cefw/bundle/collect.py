@@ -18,11 +18,12 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from .. import __version__
 from ..errors import InputError
 from ..readers.context import DEFAULT_PROGRAM_DIR, HostContext, Inputs
+from ..record import Record
 from ..registry import Offline, RegValue, Source, _wow_path
 from . import layout as L
 from .verify import path_problem, verify_bytes
@@ -31,12 +32,12 @@ NOT_LIVE = ("collected offline (from a copy of the install folder and its export
             "firewall of the machine that collected it is not the host's")
 
 
-class HostFacts(NamedTuple):
+class HostFacts(Record):
     name: str | None
     addresses: tuple[str, ...]
 
 
-class Collected(NamedTuple):
+class Collected(Record):
     data: bytes  # the zip
     manifest: dict[str, Any]
 

@@ -21,9 +21,10 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import InputError
+from ..record import Record
 from . import layout as L
 
 FIX_AGAIN = "collect the bundle again (cefw collect or Export-CEHostBundle) and copy it as is"
@@ -39,7 +40,7 @@ FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT = 0x10, 0x400
 CHUNK = 64 * 1024
 
 
-class Verified(NamedTuple):
+class Verified(Record):
     shown: str  # the bundle, for messages
     manifest: dict[str, Any]
     members: dict[str, bytes]  # every member but the manifest, by name as written

@@ -7,10 +7,9 @@ them: the readers (readers/naming.py, readers/serveragent.py) add that.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ..addresses import is_all_interfaces, is_loopback
 from ..ports import PortSyntaxError, parse_port, span
+from ..record import Record
 
 # Options that add listen endpoints; compared case-insensitively, they accumulate.
 ENDPOINT_OPTIONS = {"-orbendpoint", "-orblistenendpoints"}
@@ -24,7 +23,7 @@ class TaoSyntaxError(ValueError):
     """What is wrong with an option string; readers add the file and place."""
 
 
-class TaoEndpoint(NamedTuple):
+class TaoEndpoint(Record):
     protocol: str  # "TCP" | "UDP"
     host: str  # as written, brackets removed; "" = all interfaces
     port: int | None  # None = ephemeral (dynamic)
@@ -40,7 +39,7 @@ class TaoEndpoint(NamedTuple):
         return is_all_interfaces(self.host)
 
 
-class Unsupported(NamedTuple):
+class Unsupported(Record):
     """An endpoint whose transport cefw cannot express as a TCP/UDP rule."""
 
     scheme: str

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import NamedTuple
 
 from ..errors import InputError
+from ..record import Record
 from .xmlsafe import Node, parse_bytes
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -27,20 +27,20 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
-class Span(NamedTuple):
+class Span(Record):
     """Character offsets [start, end) in Document.text."""
 
     start: int
     end: int
 
 
-class Attr(NamedTuple):
+class Attr(Record):
     name: str  # as written
     value: Span  # between the quotes
     quote: str  # ' or "
 
 
-class StartTag(NamedTuple):
+class StartTag(Record):
     span: Span  # `<Server ... >` or `<Server ... />`
     attrs: dict[str, Attr]  # lower-case local name -> Attr
     last_attr_end: int  # just after the last attribute's closing quote (or the name)

@@ -1,7 +1,8 @@
 """Safe XML with line numbers and case-insensitive names.
 
-defusedxml's parser refuses entity declarations (billion laughs, quadratic blow-up) and
-external entities before anything is expanded. On top of it a small tree of our own
+expat, configured as defusedxml configures it, refuses entity declarations (billion
+laughs, quadratic blow-up) and external entities before anything is expanded, with
+defusedxml's exceptions. On top of it a small tree of our own
 records the line of every element (ElementTree does not) so an error or an origin can
 say "line 12", and matches element and attribute names case-insensitively, as the
 vendor's files are written by hand in any case (docs/ce-formats.md, "Tolerance").
@@ -124,20 +125,22 @@ def _local(tag: str) -> str:
 
 
 class _Builder:
-    """ElementTree parser target that builds Nodes and notes each element's line."""
+    """expat handlers that build Nodes and note each element's line."""
 
-    def __init__(self) -> None:
-        self.parser = None  # set once the parser exists; we read its expat line number
+    def __init__(self, parser) -> None:  # type: ignore[no-untyped-def]
+        self.parser = parser
         self.root: Node | None = None
         self.stack: list[Node] = []
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.data
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
-        # The pure-Python XMLParser (which defusedxml always uses) keeps its expat parser
-        # as `.parser`; during this callback its line is that of the start tag.
-        line = self.parser.parser.CurrentLineNumber  # type: ignore[attr-defined]
+        # During this callback expat's line is that of the start tag.
+        line = self.parser.CurrentLineNumber
         parent = self.stack[-1] if self.stack else None
-        node = Node(tag, dict(attrs), line, parent)
-        node.start = self.parser.parser.CurrentByteIndex  # type: ignore[attr-defined]
+        node = Node(_name(tag), _names(attrs), line, parent)
+        node.start = self.parser.CurrentByteIndex
         if parent is None:
             self.root = node
         else:
@@ -145,7 +148,7 @@ class _Builder:
         self.stack.append(node)
 
     def end(self, tag: str) -> None:
-        self.stack.pop().end = self.parser.parser.CurrentByteIndex  # type: ignore[attr-defined]
+        self.stack.pop().end = self.parser.CurrentByteIndex
 
     def data(self, text: str) -> None:
         if self.stack:
@@ -154,40 +157,90 @@ class _Builder:
                 node._text = [node._text] if node._text else []
             node._text.append(text)
 
-    def close(self) -> Node | None:
-        return self.root
+
+def _name(name: str) -> str:
+    """expat writes a namespaced name `uri}local`; ElementTree's `{uri}local` it is."""
+    return "{" + name if "}" in name else name
+
+
+def _names(attrs: dict[str, str]) -> dict[str, str]:
+    if not any("}" in key for key in attrs):
+        return attrs
+    return {_name(key): value for key, value in attrs.items()}
+
+
+def _defuse(parser) -> None:  # type: ignore[no-untyped-def]
+    """Configure an expat parser exactly as defusedxml's DefusedXMLParser does with its
+    defaults (forbid_entities, forbid_external), raising defusedxml's own exceptions.
+
+    defusedxml.ElementTree itself is not used for the parsing: it imports ElementTree
+    twice (the C one and a fresh pure-Python copy, ~5 ms of `cefw plan`'s start-up) for
+    a tree cefw does not use. tests/test_xmlsafe.py holds every refusal here against
+    defusedxml.ElementTree's, document by document.
+    """
+    from defusedxml.common import EntitiesForbidden, ExternalReferenceForbidden
+
+    def entity_decl(name, is_parameter_entity, value, base, sysid, pubid, notation_name):
+        raise EntitiesForbidden(name, value, base, sysid, pubid, notation_name)
+
+    def unparsed_entity_decl(name, base, sysid, pubid, notation_name):
+        raise EntitiesForbidden(name, None, base, sysid, pubid, notation_name)
+
+    def external_entity_ref(context, base, sysid, pubid):
+        raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+    parser.EntityDeclHandler = entity_decl
+    parser.UnparsedEntityDeclHandler = unparsed_entity_decl
+    parser.ExternalEntityRefHandler = external_entity_ref
+
+
+def _undefined_entity(parser):  # type: ignore[no-untyped-def]
+    """A reference to an entity nobody declared, in a document with an external DTD
+    (which is never read): an error, as ElementTree makes it, not a silent skip."""
+    from xml.parsers.expat import ExpatError
+
+    def skipped(name: str, is_parameter_entity: bool) -> None:
+        if is_parameter_entity:
+            return
+        line, column = parser.CurrentLineNumber, parser.CurrentColumnNumber
+        err = ExpatError(f"undefined entity &{name};: line {line}, column {column}")
+        err.lineno, err.offset = line, column
+        raise err
+
+    return skipped
 
 
 def parse_bytes(data: bytes, display_path: str, fix: str) -> Node:
     """Parse a whole document. `display_path` names it in errors; `fix` says what to do
     when it is malformed."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import DefusedXMLParser, ParseError
+    from xml.parsers.expat import ExpatError, ParserCreate
 
-    builder = _Builder()
-    parser = DefusedXMLParser(target=builder)  # forbids entities and external references
-    builder.parser = parser
+    from defusedxml import DefusedXmlException
+
+    parser = ParserCreate(None, "}")
+    _defuse(parser)
+    parser.SkippedEntityHandler = _undefined_entity(parser)
+    parser.buffer_text = True
+    builder = _Builder(parser)
     try:
-        parser.feed(data)
-        root = parser.close()
+        parser.Parse(data, True)
     except DefusedXmlException as exc:
         # expat stopped on the declaration: its line is the place to show.
-        line = parser.parser.CurrentLineNumber  # type: ignore[attr-defined]
         raise InputError(
-            display_path, f"line {line}",
+            display_path, f"line {parser.CurrentLineNumber}",
             f"refused: the document declares entities ({type(exc).__name__}); "
             "entity expansion and external entities are a known attack and are never "
             "expanded",
             "remove the <!DOCTYPE ...> block with its <!ENTITY> declarations; CE's own "
             "files never contain one",
         ) from None
-    except ParseError as exc:
-        line, column = exc.position
+    except ExpatError as exc:
         message = str(exc).split(":", 1)[0]
-        raise InputError(display_path, f"line {line}, column {column + 1}",
+        raise InputError(display_path, f"line {exc.lineno}, column {exc.offset + 1}",
                          f"not well-formed XML ({message})", fix) from None
     except (UnicodeError, LookupError, ValueError) as exc:
         raise InputError(display_path, "", f"cannot decode the file ({exc})", fix) from None
+    root = builder.root
     if root is None:
         raise InputError(display_path, "", "the document is empty", fix)
     return root

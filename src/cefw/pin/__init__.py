@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO
 
 from .. import catalog
 from ..errors import CefwError
@@ -21,6 +21,7 @@ from ..formats.xmledit import Document
 from ..model import Endpoint, Plan, PortRange
 from ..readers.context import HostContext
 from ..readers.serveragent import FIX
+from ..record import Record
 from . import choose, serveragent
 from .replace import Snapshot, replace_file
 
@@ -47,12 +48,12 @@ SERVICE_HINT = ("the vendor page names no Windows service; it is the one that ru
                 "Where-Object PathName -like '*\\ServerAgent.exe*' | Select-Object Name")
 
 
-class Target(NamedTuple):
+class Target(Record):
     component: str
     now: str  # "dynamic" or the static ports it has now
 
 
-class Choice(NamedTuple):
+class Choice(Record):
     targets: list[Target]
     notes: list[str]  # what cannot be pinned here, and why
 
@@ -114,7 +115,7 @@ def _unpinnable(component: str, ep: Endpoint | None) -> str:
     return f"{component}: its ports are configured in {where}, not ServerAgent.Config.xml"
 
 
-class Result(NamedTuple):
+class Result(Record):
     path: Path
     diff: str
     edits: list[serveragent.Edit]

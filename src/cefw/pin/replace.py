@@ -15,12 +15,12 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import CefwError
+from ..record import Record
 
 
-class Snapshot(NamedTuple):
+class Snapshot(Record):
     """The file as cefw read it."""
 
     data: bytes

@@ -15,7 +15,6 @@ was, byte for byte.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from ..errors import CefwError
 from ..formats import tao
@@ -23,6 +22,7 @@ from ..formats.xmledit import Document, Span
 from ..formats.xmlsafe import Node
 from ..readers.context import HostContext
 from ..readers.serveragent import component_of
+from ..record import Record
 
 PORT, ARGUMENTS = "port", "arguments"
 STYLES = (PORT, ARGUMENTS)
@@ -30,7 +30,7 @@ STYLES = (PORT, ARGUMENTS)
 _OPTION = re.compile(r"(?i)(?<!\S)(-orb(?:listenendpoints|endpoint))(\s+)([^\s#]+)")
 
 
-class Edit(NamedTuple):
+class Edit(Record):
     component: str
     port: int
     line: int

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import InputError
+from ..record import Record
 
 SCHEMA = "cefw.plan/1"
 # Rule fields worth a line when they differ (the display name and description follow
@@ -22,17 +23,17 @@ RULE_FIELDS = ("protocol", "local_ports", "remote_addresses", "profiles", "progr
                "enabled", "direction", "action", "group")
 
 
-class Side(NamedTuple):
+class Side(Record):
     label: str  # what the admin gave: a file name, a folder, "this host"
     plan: dict[str, Any]  # a cefw.plan/1 document
 
 
-class RuleChange(NamedTuple):
+class RuleChange(Record):
     name: str
     fields: tuple[tuple[str, Any, Any], ...]  # (field, in A, in B)
 
 
-class PortMove(NamedTuple):
+class PortMove(Record):
     listener: str  # "DialerServer", "WebService (HTTP)"
     protocol: str
     before: list[list[int]]
@@ -40,7 +41,7 @@ class PortMove(NamedTuple):
     origin: dict[str, str]  # where B's port came from
 
 
-class Diff(NamedTuple):
+class Diff(Record):
     a: Side
     b: Side
     rules_added: tuple[dict, ...]

@@ -9,18 +9,18 @@ holds every link; this only picks the listeners asked about and follows them.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
 from ..model import ANY, Endpoint, Finding, Plan, Rule, Zone
 from ..ports import format_ports
+from ..record import Record
 from .policy import rule_name
 
 _PORT = re.compile(r"^(?:(tcp|udp)[/ :])?(\d{1,5})(?:/(tcp|udp))?$", re.I)
 
 
-class Link(NamedTuple):
+class Link(Record):
     """One listener and everything that follows from it."""
 
     endpoint: Endpoint
@@ -36,7 +36,7 @@ class Link(NamedTuple):
                 "findings": [f.code for f in self.findings]}
 
 
-class Explanation(NamedTuple):
+class Explanation(Record):
     target: str
     kind: str  # "port" | "rule" | "component"
     links: tuple[Link, ...]

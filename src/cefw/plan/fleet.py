@@ -18,19 +18,19 @@ import ntpath
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
 from ..model import SEVERITIES, Finding, Plan
 from ..ports import format_ports
+from ..record import Record
 from .site import SERVERS, Member, Site
 
 SHOWN_NAMES = 5  # host names spelled out in a message; the JSON lists all
 
 
-class Entry(NamedTuple):
+class Entry(Record):
     """One inventory entry with the plan that stands for it."""
 
     member: Member
@@ -53,7 +53,7 @@ class Entry(NamedTuple):
         return data
 
 
-class SiteFinding(NamedTuple):
+class SiteFinding(Record):
     finding: Finding
     hosts: tuple[str, ...]  # the hosts and groups it is about
 
@@ -61,7 +61,7 @@ class SiteFinding(NamedTuple):
         return {**self.finding.to_json(), "hosts": list(self.hosts)}
 
 
-class SitePlan(NamedTuple):
+class SitePlan(Record):
     site: Site
     entries: tuple[Entry, ...]  # groups, then hosts, in site file order
     plans: dict[str, Plan]  # plan id -> plan, each distinct plan once
@@ -89,7 +89,7 @@ def plan_document(plan: Plan) -> dict[str, object]:
     return {**doc, "host": host}
 
 
-class _Planned(NamedTuple):
+class _Planned(Record):
     plan_id: str
     collected: str
     collected_on: str | None

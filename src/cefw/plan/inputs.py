@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import NamedTuple
 
 from ..model import Plan
 from ..readers.context import HostContext, Inputs
+from ..record import Record
 
 
-class InputFile(NamedTuple):
+class InputFile(Record):
     role: str  # "site file", "registry export", "install folder", ...
     path: str  # as shown: install-relative for CE's files, else as given
     sha256: str  # "" for a folder (a Tomcat web application)

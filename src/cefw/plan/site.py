@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..addresses import AddressSyntaxError, canonical
 from ..errors import InputError
 from ..model import ANY, DEFAULT_PROFILES, PROFILES
+from ..record import Record
 
 ZONES = tuple(catalog.SOURCE_ZONES.values())  # ("servers", "clients")
 SERVERS, CLIENTS = ZONES
@@ -55,7 +55,7 @@ HOST_KEYS = {"name", "address", "addresses", "role", "bundle", "group", "zone"}
 GROUP_KEYS = {"name", "address", "addresses", "bundle", "zone"}
 
 
-class Member(NamedTuple):
+class Member(Record):
     """A [[hosts]] or [[groups]] entry of the inventory."""
 
     kind: str  # "host" | "group"
@@ -69,7 +69,7 @@ class Member(NamedTuple):
     where: str = ""  # "[[hosts]] #3 (ce-core-01)", for messages
 
 
-class Site(NamedTuple):
+class Site(Record):
     zones: dict[str, tuple[str, ...]]  # zone -> canonical addresses; absent = unknown
     profiles: tuple[str, ...]
     program_dir: str  # "" = not given

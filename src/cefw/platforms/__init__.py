@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import CefwError
+from ..record import Record
 
 
-class Export(NamedTuple):
+class Export(Record):
     module: str  # under cefw.platforms
     what: str  # for --help
     encoding: str | None  # of the file written with -o; None: render gives bytes

@@ -14,14 +14,15 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO
 
 from ..errors import CefwError, InputError
+from ..record import Record
 from .connect import FILTERED, OPEN, REFUSED, connect_all
 from .expect import Check, Identity, Unprovable, checks
 
 
-class Result(NamedTuple):
+class Result(Record):
     target: str
     identity: Identity
     check: Check

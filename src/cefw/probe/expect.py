@@ -7,17 +7,17 @@ connect: they are listed as such.
 from __future__ import annotations
 
 import ipaddress
-from typing import NamedTuple
 
 from .. import catalog
 from ..addresses import networks
 from ..model import ANY
 from ..ports import format_ports
+from ..record import Record
 
 ZONE_SOURCE = {zone: source for source, zone in catalog.SOURCE_ZONES.items()}
 
 
-class Check(NamedTuple):
+class Check(Record):
     port: int
     components: str  # "DialerServer", "IVRConnectorServer.WS (web services)"
     rules: tuple[str, ...]  # the plan's rules covering this port (none: no rule)
@@ -29,12 +29,12 @@ class Check(NamedTuple):
                    if c in catalog.BY_ID and c != "ServerAgent")
 
 
-class Unprovable(NamedTuple):
+class Unprovable(Record):
     what: str  # "UDP 40000-40099 TelephonyRecorder.CMAPI (channel Avaya-1)"
     why: str
 
 
-class Identity(NamedTuple):
+class Identity(Record):
     """Who this PC is to the plan: a site zone (--as), or its own address."""
 
     zone: str | None = None

@@ -4,7 +4,6 @@ vendor default for an absent source, TAO options turned into Endpoints."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
@@ -13,6 +12,7 @@ from ..formats import tao
 from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
 from ..ports import PortSyntaxError, format_ports, merge, parse_port, parse_range
+from ..record import Record
 from .context import HostContext, Reading
 
 
@@ -63,7 +63,7 @@ def loopback_only(component_id: str, message: str) -> Finding:
     return finding("loopback-only", component_id, message)
 
 
-class TaoListeners(NamedTuple):
+class TaoListeners(Record):
     endpoints: list[Endpoint]
     any_option: bool  # an -ORBEndpoint/-ORBListenEndpoints option was there, any transport
 

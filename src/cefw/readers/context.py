@@ -18,17 +18,17 @@ import ntpath
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
 from ..model import Endpoint, Finding
+from ..record import Record
 from ..registry import NoRegistry, Source
 
 DEFAULT_PROGRAM_DIR = r"C:\Program Files (x86)\Geomant\Contact Expert"
 
 
-class Inputs(NamedTuple):
+class Inputs(Record):
     """What the administrator pointed cefw at (the command line, or a bundled example)."""
 
     install_dir: Path | None = None
@@ -43,7 +43,7 @@ class Inputs(NamedTuple):
     bundle: object | None = None
 
 
-class Reading(NamedTuple):
+class Reading(Record):
     """What one reader found."""
 
     endpoints: list[Endpoint]

@@ -8,13 +8,13 @@ TAO endpoints in its `<Arguments>`; with none of them it uses dynamic ports.
 from __future__ import annotations
 
 import ntpath
-from typing import NamedTuple
 
 from .. import catalog
 from ..errors import InputError
 from ..findings import finding
 from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
+from ..record import Record
 from .common import default_endpoints, loopback_findings, port_attr, tao_listeners
 from .context import EMPTY, HostContext, Inputs, Reading
 
@@ -23,7 +23,7 @@ FIX = ("correct ServerAgent.Config.xml (compare with the copy the CE installer w
 _FALSE = {"false", "0", "no", "off"}
 
 
-class ServerAgentReading(NamedTuple):
+class ServerAgentReading(Record):
     reading: Reading
     found: bool  # the file exists
     configured: frozenset[str]  # component ids the file starts (any Enabled value)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import catalog
 from ..addresses import is_all_interfaces, is_loopback
@@ -39,6 +38,7 @@ from ..findings import finding
 from ..formats.javaprops import parse_properties
 from ..formats.xmlsafe import Node, parse_file
 from ..model import Endpoint, Finding, Origin
+from ..record import Record
 from .common import default_used, loopback_only
 from .context import EMPTY, HostContext, Inputs, Reading
 
@@ -67,7 +67,7 @@ _DEFAULT_SYNTAX_FROM: dict[int, Version] = {8: (8, 5, 55), 9: (9, 0, 35)}
 
 # -- the Tomcat version --------------------------------------------------------------------
 
-class TomcatVersion(NamedTuple):
+class TomcatVersion(Record):
     number: Version | None  # None: unknown
     text: str  # "9.0.30 (Tomcat\lib\catalina.jar)" or why it is unknown
 
@@ -158,7 +158,7 @@ def _dotted(number: Version) -> str:
 
 # -- reading server.xml --------------------------------------------------------------------
 
-class _Value(NamedTuple):
+class _Value(Record):
     text: str  # after ${...} substitution
     notes: tuple[str, ...]  # where substituted parts came from, for origins
 
@@ -285,7 +285,7 @@ def _port_fix(allowed: tuple[int, ...]) -> str:
 
 # -- the listeners -------------------------------------------------------------------------
 
-class _Listener(NamedTuple):
+class _Listener(Record):
     port: int  # 0 = dynamic
     bind: str  # as written (after substitution); "" = all addresses
     loopback: bool

@@ -14,9 +14,10 @@ docs/ce-formats.md, "Registry".
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from ..model import Origin
+from ..record import Record
 
 HKLM = "HKLM"
 
@@ -44,13 +45,13 @@ def type_name(code: int) -> str:
     return TYPE_NAMES.get(code) or f"REG_TYPE_0x{code:x}"
 
 
-class RegValue(NamedTuple):
+class RegValue(Record):
     type: str  # "REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", ...
     data: object  # str for *_SZ, int for DWORD/QWORD, list[str] for MULTI_SZ, bytes else
     origin: Origin
 
 
-class Lookup(NamedTuple):
+class Lookup(Record):
     value: RegValue | None  # found in the view the program reads
     other_view: RegValue | None  # found only in the other view: the program won't see it
 

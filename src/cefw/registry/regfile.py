@@ -23,10 +23,10 @@ import re
 from bisect import bisect_right
 from itertools import accumulate
 from pathlib import Path
-from typing import NamedTuple
 
 from ..errors import InputError
 from ..model import Origin
+from ..record import Record
 from . import DEFAULT_NAME, HKLM, RegValue, type_name
 
 HEADER_V5 = "windows registry editor version 5.00"
@@ -94,7 +94,7 @@ def _norm(key: str) -> str:
     return "\\".join(part for part in key.lower().split("\\") if part)
 
 
-class _Entry(NamedTuple):
+class _Entry(Record):
     seq: int  # order of the line in the file: the latest line wins
     value: RegValue | None  # None: deleted by `"name"=-`
     name: str = ""  # the value's name as written (keys of _values are lower-case)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...addresses import Network, collapsed, parse_token
 from ...apply.store import Stored
@@ -16,6 +16,7 @@ from ...errors import EnvironmentProblem
 from ...findings import finding
 from ...model import ANY, Finding, Ports, Rule
 from ...ports import MAX_PORT, merge, overlaps
+from ...record import Record
 from .table import (
     CHAIN,
     FAMILY,
@@ -108,7 +109,7 @@ def parse_atom(exprs: Any, sets: dict[str, AddressSet] | None = None) -> Atom:
     return Atom(verdict, protocol, ports, family, source.addresses if source else ())
 
 
-class AddressSet(NamedTuple):
+class AddressSet(Record):
     version: int  # 4 or 6; 0 when empty
     addresses: tuple[str, ...]  # collapsed
 
@@ -186,7 +187,7 @@ def rebuild(name: str, found: Sequence[Atom], misplaced: bool = False) -> Rule:
     return rule
 
 
-class _Table(NamedTuple):
+class _Table(Record):
     chain_rules: list[dict]
     sets: dict[str, AddressSet | None]  # None: not an address set cefw could write
     odd: list[Stored]  # chains, objects, flags cefw does not write
@@ -238,7 +239,7 @@ def _collect(data: Any, table: str) -> _Table:
     return found
 
 
-class Contents(NamedTuple):
+class Contents(Record):
     """What cefw's table holds, by object, for the backend's two-step replacement."""
 
     flags: bool  # the table has flags (dormant...): replace it whole instead

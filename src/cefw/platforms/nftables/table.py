@@ -38,12 +38,12 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import NamedTuple
 
 from ...addresses import canonical_networks, collapsed
 from ...errors import CefwError
 from ...model import ANY, Plan, Ports, Rule
 from ...ports import MAX_PORT, format_range, merge
+from ...record import Record
 
 FAMILY = "inet"
 TABLE = "contact_expert"
@@ -76,7 +76,7 @@ HEAD = (
 # zone combinations, so a handful of sets, and the transaction grows linearly.
 
 
-class Atom(NamedTuple):
+class Atom(Record):
     """One nft rule cefw writes: an accept from some sources, or the drop behind them,
     for one port range."""
 
@@ -148,7 +148,7 @@ def quote(text: str) -> str:
     return f'"{text}"'
 
 
-class Layout(NamedTuple):
+class Layout(Record):
     """The table's contents: named address sets and the chain's rules, in order."""
 
     sets: dict[str, tuple[str, tuple[str, ...]]]  # name -> (family, elements)
@@ -174,7 +174,10 @@ def layout(rules: Sequence[Rule]) -> Layout:
         for family, addresses in by_family(tuple(rule.remote_addresses), False):
             source = addresses[0]
             if len(addresses) > 1:
-                source = "@" + sets.setdefault((family, addresses), _set_name(family, addresses))
+                key = (family, addresses)
+                if key not in sets:  # named once per address list, not once per rule
+                    sets[key] = _set_name(family, addresses)
+                source = "@" + sets[key]
             lines += [f"{d} {family} saddr {source} accept comment {comment}" for d in dports]
     named = {name: key for key, name in sets.items()}
     return Layout(named, lines + drops)
@@ -218,7 +221,7 @@ def _block(table: str, sets: dict[str, tuple[str, tuple[str, ...]]],
     return [*lines, "}"]
 
 
-class Steps(NamedTuple):
+class Steps(Record):
     """`cefw add`'s two transactions: `sets` adds the address sets the new rules need
     and the table lacks ("" when none), `swap` replaces everything else; `undo` takes
     the first back out if the second fails."""
@@ -306,6 +309,15 @@ def check_table_name(table: str) -> None:
                         "use letters, digits and _ (for example contact_expert)")
 
 
+@lru_cache(maxsize=4096)  # rules share their zones' addresses: each is checked once
+def _is_network(address: str) -> bool:
+    try:
+        ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def cannot_hold(rule: Rule) -> str:
     """Why the table cannot hold `rule`, or ""."""
     if not rule.protocol and not rule.local_ports:
@@ -320,11 +332,9 @@ def cannot_hold(rule: Rule) -> str:
     if any(not 1 <= low <= high <= MAX_PORT for low, high in rule.local_ports):
         return "a port is outside 1-65535"
     if rule.remote_addresses != (ANY,):
-        try:
-            for address in rule.remote_addresses:
-                ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            return f"remote address {address!r} is not an IP address or prefix"
+        for address in rule.remote_addresses:
+            if not _is_network(address):
+                return f"remote address {address!r} is not an IP address or prefix"
     if len(encode_name(rule.name).encode("utf-8")) > COMMENT_MAX:
         raise CefwError(
             f"rule name {rule.name!r} is longer than the {COMMENT_MAX} bytes an nftables "

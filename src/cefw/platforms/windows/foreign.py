@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...addresses import Network, from_windows
 from ...findings import finding
 from ...model import ANY, GROUP, Finding, Rule
+from ...record import Record
 from .values import (
     ANY_PROTOCOL,
     PROFILE_BITS,
@@ -41,7 +42,7 @@ from .values import (
 ALL_PROFILES = 0x7FFFFFFF
 
 
-class _Planned(NamedTuple):
+class _Planned(Record):
     """A CE rule, in the form the comparison needs (computed once per run)."""
 
     rule: Rule
@@ -51,7 +52,7 @@ class _Planned(NamedTuple):
     nets: tuple[Network, ...] | None  # None = any address
 
 
-class _Other(NamedTuple):
+class _Other(Record):
     """An enabled inbound allow rule outside the group (parsed once)."""
 
     obj: Any

@@ -28,12 +28,12 @@ from __future__ import annotations
 import ipaddress
 import ntpath
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 from ...errors import InputError
 from ...findings import finding
 from ...model import ANY, PROFILES, Finding, Rule
 from ...ports import format_range, overlaps
+from ...record import Record
 from .values import PROTOCOL_NAMES, PROTOCOL_NUMBERS, description_text
 
 VERSION = "2.10"
@@ -95,7 +95,7 @@ def rule_string(rule: Rule) -> str:
 
 # -- reading back ----------------------------------------------------------------------
 
-class PolicyRule(NamedTuple):
+class PolicyRule(Record):
     """The parts of a Group Policy rule that decide whether it blocks a CE listener."""
 
     id: str

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 from ... import catalog
 from ...errors import CefwError, InputError
 from ...model import Plan, Rule
+from ...record import Record
 from .gpfas import RULES_KEY, rule_string
 
 SIGNATURE = b"PReg"
@@ -41,7 +41,7 @@ MAX_DATA = 65535
 ROLES = {"core": catalog.CORE, "agent": catalog.AGENT}
 
 
-class PolEntry(NamedTuple):
+class PolEntry(Record):
     key: str
     value: str
     type: int

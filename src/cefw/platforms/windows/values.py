@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import ntpath
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...addresses import from_windows, to_windows
 from ...model import MANAGED_NOTE, PROFILES, Rule
 from ...ports import PortSyntaxError, format_ports, parse_list
+from ...record import Record
 
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17}
 PROTOCOL_NAMES = {6: "TCP", 17: "UDP"}
@@ -92,7 +93,7 @@ def _protocol(value: object) -> str:
     return PROTOCOL_NAMES.get(number, str(number))
 
 
-class Prop(NamedTuple):
+class Prop(Record):
     """One INetFwRule property cefw manages: the Rule field it holds, and a converter
     each way."""
 
