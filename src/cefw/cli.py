@@ -12,7 +12,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
@@ -338,8 +337,11 @@ def _opened(args: argparse.Namespace) -> Any:
     """The bundle of --bundle (given, or remembered from the last add), verified whole and
     expanded into a private folder on first use; removed when the command ends."""
     if getattr(args, "opened", None) is None:
+        from contextlib import ExitStack
+
         from .bundle.expand import opened
 
+        args.cleanup = ExitStack()  # closed by main() when the command ends
         args.opened = args.cleanup.enter_context(opened(args.bundle))
     return args.opened
 
@@ -1174,9 +1176,12 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         parser.print_help(stream)
         return EXIT_ERROR
     try:
-        with ExitStack() as args.cleanup:  # a bundle opened for the run is removed after
+        try:
             status = COMMANDS[args.command].run(args, stream)
             stream.flush()  # a closed pipe shows here, inside the try, not at exit
+        finally:
+            if getattr(args, "cleanup", None) is not None:
+                args.cleanup.close()  # a bundle opened for the run is removed now
         return status
     except CefwError as exc:
         print(exc.render(), file=sys.stderr)

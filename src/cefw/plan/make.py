@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from .. import catalog
@@ -26,21 +24,16 @@ __all__ = ["Inputs", "make_plan"]
 
 
 def make_plan(inputs: Inputs, site: Site | None = None) -> Plan:
-    """`site`: the site file already loaded (a site plan plans many hosts with one)."""
-    with _collector_paused():
-        return _make_plan(inputs, site)
+    """`site`: the site file already loaded (a site plan plans many hosts with one).
 
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while planning, back as it was after. A plan is
+    The cyclic garbage collector is off while planning, back as it was after. A plan is
     tuples and strings that reference counting frees; collection passes over the growing
     heap find nothing to free and made a large plan's cost grow faster than its size
     (200,000 channels: twice the time per channel of 2,000; bench/bench_plan.py)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        return _make_plan(inputs, site)
     finally:
         if enabled:
             gc.enable()
