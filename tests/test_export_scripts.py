@@ -268,7 +268,7 @@ def test_powershell_module_parses_and_maps_whatif() -> None:
         assert not parser.parse(text.encode("utf-8")).root_node.has_error
     exported = re.search(r"FunctionsToExport\s*=\s*@\(([^)]*)\)", psd1)
     assert exported and re.findall(r"'([^']+)'", exported.group(1)) == [
-        "Add-CEFirewallRules", "Remove-CEFirewallRules"]
+        "Add-CEFirewallRules", "Remove-CEFirewallRules", "Export-CEHostBundle"]
     for function, verb in (("Add-CEFirewallRules", "add"), ("Remove-CEFirewallRules", "remove")):
         body = psm1[psm1.index(f"function {function}"):]
         body = body[: body.index("\n}\n")]

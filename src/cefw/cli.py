@@ -41,6 +41,8 @@ inputs (all commands that read a host):
   --channels FILE      recording channels exported from CE Web Admin (CSV or JSON)
   --site FILE          who may connect: [zones] servers = [...], clients = [...]
   --example NAME       a bundled example host (core-host, agent-pc, recorder-host)
+  --bundle FILE        a host's bundle (cefw collect, Export-CEHostBundle) in place of
+                       the options above
 """
 
 
@@ -80,6 +82,9 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     g.add_argument("--site", type=Path, metavar="FILE", help="site file with [zones]")
     g.add_argument("--example", metavar="NAME",
                    help="use a bundled example host (see `cefw examples`)")
+    g.add_argument("--bundle", type=Path, metavar="FILE",
+                   help="a host's bundle (cefw collect, Export-CEHostBundle) in place of "
+                   "--install-dir, --registry, --hive, --channels and --example")
 
 
 def _add_format(p: argparse.ArgumentParser, kind: str) -> None:
@@ -222,6 +227,8 @@ def _args_probe(p: argparse.ArgumentParser) -> None:
                    help="connects at once (default 64)")
     p.add_argument("--json", action="store_true", help="results as JSON")
     _add_inputs(p)
+
+
 def _args_report(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
@@ -244,6 +251,18 @@ def _args_diff(p: argparse.ArgumentParser) -> None:
     _add_format(p, "diff")
 
 
+def _args_collect(p: argparse.ArgumentParser) -> None:
+    _add_inputs(p)
+    p.add_argument("--output", "-o", type=Path, metavar="FILE", required=True,
+                   help="the bundle to write (e.g. ce-core-01.cefw.zip)")
+    p.add_argument("--host-name", metavar="NAME",
+                   help="the host's name (default: this machine's when collecting live, "
+                   "the example's name for --example)")
+    p.add_argument("--address", action="append", default=[], metavar="ADDR",
+                   help="the host's address, repeatable (default: this machine's when "
+                   "collecting live)")
+
+
 def _args_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="as JSON")
 
@@ -253,6 +272,8 @@ def _args_list(p: argparse.ArgumentParser) -> None:
 def _inputs(args: argparse.Namespace) -> Any:
     from .readers.context import Inputs
 
+    if getattr(args, "bundle", None):
+        return _bundle_inputs(args)
     given = {k: v for k, v in (
         ("install_dir", args.install_dir), ("program_dir", args.program_dir),
         ("registry", tuple(args.registry)), ("hive", args.hive),
@@ -268,12 +289,25 @@ def _inputs(args: argparse.Namespace) -> Any:
     return base._replace(**given)
 
 
+BUNDLE_REPLACES = ("install_dir", "registry", "hive", "channels", "example")
+
+
+def _bundle_inputs(args: argparse.Namespace) -> Any:
+    """The bundle stands for the host: options that name the host's files too are a
+    contradiction, refused (--site and --program-dir still apply)."""
+    given = [f"--{k.replace('_', '-')}" for k in BUNDLE_REPLACES if getattr(args, k, None)]
+    if given:
+        raise CefwError(f"--bundle holds the host's files: {', '.join(given)} cannot be "
+                        "given with it", "drop them, or drop --bundle")
+    return args.opened.inputs(site=args.site, program_dir=args.program_dir)
+
+
 def _plan(args: argparse.Namespace) -> Any:
     return make_plan_from(_inputs(args))
 
 
 def _has_inputs(args: argparse.Namespace) -> bool:
-    return bool(args.example or args.install_dir or sys.platform == "win32")
+    return bool(args.example or args.install_dir or args.bundle or sys.platform == "win32")
 
 
 def _show(view: Any, kind: str, args: argparse.Namespace, out: IO[str]) -> None:
@@ -385,7 +419,7 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
         try:  # the plan only tells whether this is a CE server (for the restart note)
             core = "core" in make_plan_from(inputs).host.roles
         except InputError:  # remembered inputs gone since must not stop a removal
-            if typed.get("example") or typed.get("install_dir"):
+            if typed.get("example") or typed.get("install_dir") or args.bundle:
                 raise
     outcome = converge(backend, [], state, dry_run=args.dry_run, command="remove")
     _show(outcome, "change", args, out)
@@ -396,12 +430,26 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_audit(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import audit
 
-    backend = _backend(args)
+    backend = _audit_backend(args)
     inputs, _ = _recalled_inputs(args, _state(args), backend.name)
     plan = make_plan_from(inputs)
     report = audit(backend, plan.rules, (*plan.findings, *_policy_findings(inputs, plan)))
     _show(report, "change", args, out)
     return report.exit_status
+
+
+def _audit_backend(args: argparse.Namespace) -> Any:
+    """With --bundle and no --backend: the firewall the bundle recorded on its host."""
+    if not getattr(args, "bundle", None) or args.backend:
+        return _backend(args)
+    recorded = args.opened.recorded_backend()
+    if recorded is None:
+        raise CefwError(
+            f"the bundle {args.bundle} holds no firewall record: "
+            f"{args.opened.verified.manifest['firewall']['absent']}",
+            "collect the bundle on the host itself (Export-CEHostBundle, or cefw collect on "
+            "Windows), or pass --backend to audit this machine's firewall against the plan")
+    return recorded
 
 
 def _policy_findings(inputs: Any, plan: Any) -> list[Any]:
@@ -428,7 +476,7 @@ def _recalled_inputs(args: argparse.Namespace, state: Any,
 
     found = memory.usable(state.read_json(memory.file_name(backend)))
     options = memory.given(args)
-    if not options and found:
+    if not options and found and not getattr(args, "bundle", None):
         memory.apply_to(args, found)
         options = found["options"]
         print(f"cefw: no inputs given: using those of the last successful `cefw add` "
@@ -604,6 +652,73 @@ def cmd_diff(args: argparse.Namespace, out: IO[str]) -> int:
     found = compare(a, b)
     _show(found, "diff", args, out)
     return found.exit_status
+
+
+def cmd_collect(args: argparse.Namespace, out: IO[str]) -> int:
+    from .bundle.collect import HostFacts, collect, this_host
+
+    if args.bundle:
+        raise CefwError("cefw collect reads a host, not a bundle",
+                        "drop --bundle (a bundle is already what collect writes)")
+    live = sys.platform == "win32" and not (args.example or args.registry or args.hive)
+    inputs = _inputs(args)
+    addresses = _addresses(args.address)
+    if live:
+        facts = this_host()
+        host = HostFacts(args.host_name or facts.name, addresses or facts.addresses)
+    else:
+        host = HostFacts(args.host_name or args.example, addresses)
+    collected = collect(inputs, host, firewall=_live_firewall if live else None, live=live,
+                        now=_now())
+    _write_atomically(args.output, collected.data)
+    members = collected.manifest["members"]
+    firewall = collected.manifest["firewall"]
+    print(f"cefw: wrote {args.output} ({len(members) + 1} members, {len(collected.data):,} "
+          f"bytes; firewall: {'recorded' if firewall['member'] else 'not recorded, '}"
+          f"{firewall['absent'] or ''})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _addresses(given: list[str]) -> tuple[str, ...]:
+    from .addresses import AddressSyntaxError, canonical
+
+    try:
+        return canonical(given) if given else ()
+    except AddressSyntaxError as exc:
+        raise CefwError(f"--address: {exc}", "give IPv4 or IPv6 addresses") from None
+
+
+def _live_firewall(registry: Any) -> dict[str, Any]:
+    from .platforms import get_backend
+    from .platforms.windows.recorded import record
+
+    return record(get_backend("windows"), registry)
+
+
+def _now() -> Any:
+    """The collection time; SOURCE_DATE_EPOCH (reproducible builds' convention) fixes it."""
+    from datetime import UTC, datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """The whole file or nothing: written beside the target, then renamed over it."""
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    temp = ""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp and os.path.exists(temp):
+            os.unlink(temp)
+        raise CefwError(f"cannot write {path}: {exc.strerror}",
+                        "choose a folder you may write to (-o FILE)") from None
 
 
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
@@ -879,6 +994,19 @@ COMMANDS: dict[str, Command] = {
          "cefw diff primary.json secondary.json",
          "cefw diff ./primary-copy ./secondary-copy --site site.toml --json"],
         _args_diff, cmd_diff),
+    "collect": Command(
+        "write everything cefw reads from a host into one bundle file",
+        "Collect the host's CE configuration files, a listing of its installed programs, "
+        "the registry values cefw reads (both views), the channel export and, on a live "
+        "Windows host, the rules of the group \"Contact Expert\" and the firewall state, "
+        "into one zip with a manifest (docs/bundle.md). Every command then takes "
+        "--bundle FILE in place of the host.",
+        ["cefw collect -o ce-core-01.cefw.zip",
+         "cefw collect --example core-host -o core-host.cefw.zip",
+         "cefw collect --install-dir ./ce-copy --registry ce.reg --channels channels.csv "
+         "--host-name ce-core-01 --address 10.0.1.10 -o ce-core-01.cefw.zip",
+         "cefw plan --bundle ce-core-01.cefw.zip --site site.toml"],
+        _args_collect, cmd_collect),
 }
 
 
@@ -933,7 +1061,14 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         parser.print_help(stream)
         return EXIT_ERROR
     try:
-        status = COMMANDS[args.command].run(args, stream)
+        if getattr(args, "bundle", None) and args.command != "collect":
+            from .bundle.expand import opened
+
+            # Verified whole, then expanded into a private folder for the command's run.
+            with opened(args.bundle) as args.opened:
+                status = COMMANDS[args.command].run(args, stream)
+        else:
+            status = COMMANDS[args.command].run(args, stream)
         stream.flush()  # a closed pipe shows here, inside the try, not at exit
         return status
     except CefwError as exc:

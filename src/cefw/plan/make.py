@@ -32,7 +32,8 @@ def make_plan(inputs: Inputs) -> Plan:
     rules, rule_findings = policy.build(endpoints, site)
     findings = [*notes, *findings, *rule_findings, *policy.endpoint_findings(endpoints)]
     components = ctx.installed()
-    host = Host(roles_of(components), str(install_dir), program_dir, found_by, components)
+    shown = getattr(inputs.bundle, "install_dir", None) or str(install_dir)
+    host = Host(roles_of(components), shown, program_dir, found_by, components)
     return Plan(host, tuple(endpoints), tuple(rules), tuple(_sorted(findings)))
 
 
@@ -66,7 +67,10 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
 
 
 def registry_source(inputs: Inputs) -> Source:
-    """The registry the inputs name: hive and .reg files, else the live one on Windows."""
+    """The registry the inputs name: a bundle's, hive and .reg files, else the live one on
+    Windows."""
+    if inputs.bundle is not None:
+        return inputs.bundle.registry()  # type: ignore[attr-defined, no-any-return]
     if inputs.registry or inputs.hive:
         sources = []
         if inputs.hive:
@@ -108,6 +112,11 @@ def _windows_dir(value: str, path: str, where: str) -> str:
                          "give the folder CE is installed in on the Windows host, e.g. "
                          "'C:\\Program Files (x86)\\Geomant\\Contact Expert' or 'D:\\CE'")
     return value
+
+
+def install_dir(inputs: Inputs) -> tuple[Path, str]:
+    """The install folder the inputs name (or, on Windows, the one found), and how."""
+    return _install_dir(inputs)
 
 
 def _install_dir(inputs: Inputs) -> tuple[Path, str]:

@@ -38,6 +38,9 @@ class Inputs(NamedTuple):
     channels: Path | None = None
     site: Path | None = None
     found_by: str = "--install-dir"  # how install_dir was chosen, for the plan's header
+    # An opened bundle (bundle.expand.Opened) when the inputs come from one: its registry
+    # and the install folder it records.
+    bundle: object | None = None
 
 
 class Reading(NamedTuple):

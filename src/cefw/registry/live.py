@@ -38,14 +38,16 @@ class LiveRegistry:
             other = self._read(key, value, 32)
         return Lookup(found, other)
 
-    def values(self, key: str) -> dict[str, RegValue]:
-        """Every value of `key` in the 64-bit view, by name (for keys whose value names
-        are data: the firewall rules Group Policy delivers)."""
+    def values(self, key: str, view: int = 64) -> dict[str, RegValue]:
+        """Every value of `key` in a view (64-bit unless told), by name (for keys whose
+        value names are data: the firewall rules Group Policy delivers; and for bundles,
+        which record whole keys)."""
         winreg = _winreg()
+        flag = winreg.KEY_WOW64_32KEY if view == 32 else winreg.KEY_WOW64_64KEY
         found: dict[str, RegValue] = {}
         try:
             with winreg.OpenKeyEx(winreg.HKEY_LOCAL_MACHINE, key, 0,
-                                  winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as handle:
+                                  winreg.KEY_READ | flag) as handle:
                 index = 0
                 while True:
                     try:
@@ -55,7 +57,7 @@ class LiveRegistry:
                     index += 1
                     path = "\\".join((HKLM, key, name or DEFAULT_NAME))
                     origin = Origin("registry", path,
-                                    f"live registry, 64-bit view ({type_name(code)})")
+                                    f"live registry, {view}-bit view ({type_name(code)})")
                     found[name] = RegValue(type_name(code), _data(code, data), origin)
         except FileNotFoundError:
             return {}
