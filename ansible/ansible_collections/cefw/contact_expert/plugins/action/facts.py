@@ -18,7 +18,7 @@ class ActionModule(GatherAction):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=INPUT_SPEC)
+        args = self.validate_argument_spec(argument_spec=INPUT_SPEC)[1]
         gathered = self.gather(args, task_vars)
         planned = self.plan(args, gathered, task_vars)
         store = self.store(gathered)

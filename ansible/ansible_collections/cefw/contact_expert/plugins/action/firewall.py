@@ -29,7 +29,7 @@ class ActionModule(GatherAction):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=SPEC)
+        args = self.validate_argument_spec(argument_spec=SPEC)[1]
         host = task_vars.get("inventory_hostname", "host")
         present = args["state"] == "present"
 

@@ -69,15 +69,20 @@ options:
     type: str
 attributes:
   check_mode:
+    description: The module only reads; it runs the same in check mode.
     support: full
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
   facts:
+    description: Sets cefw_plan, cefw_findings, cefw_drift and cefw_bundle.
     support: full
   platform:
+    description: Windows (PowerShell 5.1) and Linux (nftables) targets.
+    support: full
     platforms: [windows, posix]
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 requirements:
   - cefw (pip install cefw) on the controller
 seealso:

@@ -104,13 +104,17 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Check mode gathers and plans, returns the change set and writes nothing.
     support: full
   diff_mode:
+    description: The rule set before and after, one rule a line.
     support: full
   platform:
+    description: Windows (PowerShell 5.1) and Linux (nftables) targets.
+    support: full
     platforms: [windows, posix]
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 requirements:
   - cefw (pip install cefw) on the controller
   - Linux targets, cefw importable by the target's Python, nftables, root

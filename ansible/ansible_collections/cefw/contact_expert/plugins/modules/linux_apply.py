@@ -39,7 +39,7 @@ options:
     description: Where cefw keeps its lock, snapshots and the last applied rules.
     type: str
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 requirements:
   - cefw (pip install cefw) on the target
   - nftables, root

@@ -49,7 +49,7 @@ options:
     elements: str
     default: []
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 requirements:
   - cefw (pip install cefw) on the target
   - nftables

@@ -51,7 +51,7 @@ options:
         type: bool
         default: false
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 """
 
 EXAMPLES = r"""

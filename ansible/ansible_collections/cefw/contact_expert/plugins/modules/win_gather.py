@@ -24,7 +24,7 @@ options:
     description: The recording channels exported from CE Web Admin, a file on the host.
     type: str
 author:
-  - cefw maintainers
+  - cefw maintainers (@cefw)
 """
 
 EXAMPLES = r"""
