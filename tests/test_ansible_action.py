@@ -291,13 +291,15 @@ class LinuxHost:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.rules: list[dict] = []
+        self.applied: list[dict] = []
 
     def execute(self, module_name: str, module_args: dict, task_vars: dict) -> dict:
         self.sent.append({"module": module_name, "args": module_args})
         if module_name == "cefw.contact_expert.linux_gather":
             inputs = load_example(module_args["example"])._replace(site=None)
             data = collect(inputs, HostFacts(module_args["host_name"], ()), now=NOW).data
-            return {"bundle": base64.b64encode(data).decode(), "rules": self.rules}
+            return {"bundle": base64.b64encode(data).decode(), "rules": self.rules,
+                    "applied": self.applied}
         if module_name == "cefw.contact_expert.linux_apply":
             return {"changed": True, "applied": True}
         raise AssertionError(module_name)
@@ -329,3 +331,51 @@ def test_the_windows_values_sent_are_cefws_com_values(host: WindowsHost) -> None
     sent = steps["CE-WebService-TCP"]["values"]
     assert {k: v for k, v in sent.items() if k != "RemoteAddresses"} == \
         {k: v for k, v in values.items() if k != "RemoteAddresses"}
+
+
+def test_linux_putting_back_what_cefw_wrote_is_not_refused_as_widening() -> None:
+    host = LinuxHost()
+    args = {"example": "core-host"}
+    action(FirewallAction, host, args, family="sh").run(task_vars=task_vars())
+    from cefw.model import Rule
+    from cefw.platforms.nftables.backend import NftablesBackend
+
+    # what the table holds once cefw's nftables backend wrote them, as it reads them back
+    written = [NftablesBackend().normalise(Rule.from_json(r)).to_json()
+               for r in host.sent[1]["args"]["rules"]]
+    narrowed = [dict(r, remote_addresses=["198.18.1.10"])
+                if r["name"] == "CE-DialerServer-TCP" else r for r in written]
+    host.rules, host.sent = narrowed, []  # someone narrowed a rule by hand
+    refused = action(FirewallAction, host, args, family="sh").run(task_vars=task_vars())
+    assert refused["failed"] is True and "CE-DialerServer-TCP" in refused["msg"]
+    assert [s["module"] for s in host.sent] == ["cefw.contact_expert.linux_gather"]
+
+    host.applied, host.sent = written, []  # ... but cefw's last add wrote the wider rule
+    again = action(FirewallAction, host, args, family="sh").run(task_vars=task_vars())
+    assert again["changed"] is True and not again.get("failed")
+    assert host.sent[1]["args"]["expected"] == [["update", "CE-DialerServer-TCP"]]
+
+
+def test_the_readme_inventory_and_playbook_use_documented_options() -> None:
+    import re
+
+    import yaml
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Ansible (`cefw.contact_expert`)"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    inventory, playbook = blocks
+    assert "cefw_servers" in inventory["all"]["children"]
+    assert inventory["all"]["vars"]["cefw_clients"]
+    modules = ROOT / "ansible" / "ansible_collections" / "cefw" / "contact_expert" / \
+        "plugins" / "modules"
+    used = 0
+    for task in playbook[0]["tasks"]:
+        name = next(k for k in task if k.startswith("cefw.contact_expert."))
+        doc = yaml.safe_load(re.search(r'DOCUMENTATION = r"""(.*?)"""',
+                                       (modules / f"{name.rsplit('.', 1)[1]}.py").read_text(),
+                                       re.S).group(1))
+        assert set(task[name] or {}) <= set(doc["options"]), name
+        used += 1
+    assert used == 2

@@ -48,6 +48,11 @@ options:
     type: list
     elements: str
     default: []
+  state_dir:
+    description:
+      - Where cefw keeps its state; the rules of the last successful change are returned
+        (a widening that only puts back what cefw wrote is not refused).
+    type: str
 author:
   - cefw maintainers (@cefw)
 requirements:
@@ -77,6 +82,11 @@ manifest:
   description: The bundle's manifest.
   returned: success
   type: dict
+applied:
+  description: The rules cefw's last successful change wrote, as cefw's Rule JSON.
+  returned: success
+  type: list
+  elements: dict
 """
 
 import base64
@@ -123,6 +133,7 @@ def main():
             "program_dir": {"type": "str"},
             "host_name": {"type": "str"},
             "addresses": {"type": "list", "elements": "str", "default": []},
+            "state_dir": {"type": "str"},
         },
         mutually_exclusive=[["example", "install_dir"]],
         required_one_of=[["example", "install_dir"]],
@@ -131,6 +142,9 @@ def main():
     if CEFW_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("cefw (pip install cefw)"),
                          exception=CEFW_IMPORT_ERROR)
+    from pathlib import Path
+
+    from cefw.apply.state import StateDir
     from cefw.bundle.collect import HostFacts, collect
     from cefw.errors import CefwError
     from cefw.platforms.nftables.backend import NftablesBackend
@@ -142,10 +156,12 @@ def main():
         backend = NftablesBackend()
         backend.check_ready(write=False)
         rules = [stored.rule.to_json() for stored in backend.read()]
+        state = StateDir(Path(params["state_dir"]) if params["state_dir"] else None)
+        applied = [r.to_json() for r in state.applied(backend.name).values()]
     except CefwError as exc:
         module.fail_json(msg=exc.render() if hasattr(exc, "render") else str(exc))
     module.exit_json(changed=False, bundle=base64.b64encode(collected.data).decode("ascii"),
-                     rules=rules, manifest=collected.manifest)
+                     rules=rules, manifest=collected.manifest, applied=applied)
 
 
 if __name__ == "__main__":

@@ -49,9 +49,8 @@ class GatherAction(ActionBase):
         else:
             module = f"{COLLECTION}.linux_gather"
             module_args = {k: args[k] for k in ("install_dir", "registry", "hive", "channels",
-                                                "example", "program_dir", "site")
+                                                "example", "program_dir", "state_dir")
                            if args.get(k)}
-            module_args.pop("site", None)  # the site is the controller's, never the target's
             module_args["host_name"] = host
             address = task_vars.get("cefw_address") or task_vars.get("ansible_host")
             if address:
@@ -80,7 +79,7 @@ class GatherAction(ActionBase):
     def store(self, gathered):
         if self.is_windows():
             return planning.windows_store(gathered.get("rules"))
-        return planning.linux_store(gathered.get("rules"))
+        return planning.linux_store(gathered.get("rules"), gathered.get("applied"))
 
 
 def _safe(name):

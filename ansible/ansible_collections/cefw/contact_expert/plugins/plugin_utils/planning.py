@@ -150,11 +150,17 @@ def decode_bundle(result, host):
 class Store:
     """What the host's firewall holds, as gathered, and the backend's rules for it."""
 
-    def __init__(self, kind, backend, current, raw=None):
+    def __init__(self, kind, backend, current, raw=None, applied=None):
         self.kind = kind
         self.backend = backend  # fields, normalise, cannot_hold (never written here)
         self.current = current  # [Stored]
         self.raw = raw or {}  # Windows: Stored.key -> the COM values read on the host
+        self.last_applied = applied or {}  # name -> Rule cefw's last change wrote
+
+    def applied(self, backend_name):
+        """StateDir.applied, as the target's state folder holds it (gathered)."""
+        del backend_name
+        return self.last_applied
 
 
 def windows_store(com_rules):
@@ -179,7 +185,7 @@ def windows_store(com_rules):
     return Store(WINDOWS, backend, current, raw)
 
 
-def linux_store(rules):
+def linux_store(rules, applied=None):
     require_cefw()
     from cefw.apply.store import Stored
     from cefw.model import Rule
@@ -188,7 +194,8 @@ def linux_store(rules):
     if not isinstance(rules, list):
         raise AnsibleActionFail("the Linux gather module returned no rule list")
     current = [Stored(i, Rule.from_json(r)) for i, r in enumerate(rules)]
-    return Store(LINUX, NftablesBackend(), current)
+    last = {r["name"]: Rule.from_json(r) for r in applied or () if isinstance(r, dict)}
+    return Store(LINUX, NftablesBackend(), current, applied=last)
 
 
 # -- the decision -----------------------------------------------------------------------
@@ -205,7 +212,7 @@ def decide(plan, store, *, present=True, allow_removals=False, allow_widening=Fa
     """The change set that makes the group hold the plan (`present`) or nothing
     (`absent`), and why cefw add's guard rails would refuse it ("" when they do not).
     absent is `cefw remove`: explicit, no guard."""
-    from cefw.apply.operations import refusal
+    from cefw.apply.operations import _restoring, refusal
     from cefw.apply.reconcile import diff
     from cefw.apply.store import split
 
@@ -214,7 +221,10 @@ def decide(plan, store, *, present=True, allow_removals=False, allow_widening=Fa
     changes = diff(desired, store.current, store.backend.fields, store.backend.normalise)
     refused = ""
     if present:
-        refused = refusal(guard(plan, allow_removals, allow_widening), changes, store.current)
+        # as cefw add: a widening that only puts back what the last add wrote is excused
+        excused = _restoring(store.backend, store, changes)
+        refused = refusal(guard(plan, allow_removals, allow_widening), changes, store.current,
+                          excused)
     return Decision(desired, skipped, changes, refused)
 
 
