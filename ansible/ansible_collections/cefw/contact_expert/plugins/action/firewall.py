@@ -72,19 +72,15 @@ class ActionModule(GatherAction):
 
     def _store_findings(self, planned, decision, gathered):
         """What the host's firewall does to the rules (firewall off, inbound blocked,
-        Group Policy override): from the bundle's record on Windows, from the gather
-        module on Linux."""
-        from cefw.model import Finding
+        Group Policy override), from the bundle's record on Windows. On Linux the apply
+        module returns them (`applied.findings`: another table dropping CE traffic)."""
+        del gathered
+        if not self.is_windows() or planned.firewall is None:
+            return []
+        from cefw.platforms.windows.recorded import RecordedBackend
 
-        if self.is_windows():
-            if planned.firewall is None:
-                return []
-            from cefw.platforms.windows.recorded import RecordedBackend
-
-            recorded = RecordedBackend(planned.firewall, "firewall recorded in the bundle")
-            return recorded.store_findings(decision.desired)
-        return [Finding(**f) for f in gathered.get("findings", [])
-                if isinstance(f, dict) and set(f) == set(Finding._fields)]
+        recorded = RecordedBackend(planned.firewall, "firewall recorded in the bundle")
+        return recorded.store_findings(decision.desired)
 
     def _apply(self, args, planned, store, decision, task_vars):
         host = task_vars.get("inventory_hostname", "host")
