@@ -250,6 +250,8 @@ def _args_probe(p: argparse.ArgumentParser) -> None:
                    help="connects at once (default 64)")
     p.add_argument("--json", action="store_true", help="results as JSON")
     _add_inputs(p)
+
+
 def _args_report(p: argparse.ArgumentParser) -> None:
     _add_inputs(p)
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
@@ -525,7 +527,7 @@ def _recalled_inputs(args: argparse.Namespace, state: Any,
 
     found = memory.usable(state.read_json(memory.file_name(backend)))
     options = memory.given(args)
-    if not options and found:
+    if not options and found and not getattr(args, "bundle", None):
         memory.apply_to(args, found)
         options = found["options"]
         print(f"cefw: no inputs given: using those of the last successful `cefw add` "

@@ -145,10 +145,10 @@ class RecordedPolicy:
         blocked = any(self._profiles[p]["inbound_blocked"] for p in self._active)
         self.LocalPolicyModifyState = (MODIFY_GP_OVERRIDE if merge_off
                                        else MODIFY_INBOUND_BLOCKED if blocked else 0)
-
-    @property
-    def CurrentProfileTypes(self) -> int:
-        return sum(PROFILE_BITS[p] for p in self._active)
+        # the profiles of the networks the host was on (profile-not-covered)
+        self.CurrentProfileTypes = sum(PROFILE_BITS[p] for p in self._active)
+        # a bundle records the group's rules only: no foreign rule to judge (foreign.py)
+        self.Rules: tuple[Any, ...] = ()
 
     def _state(self, bit: int, key: str) -> bool:
         name = next(p for p, b in PROFILE_BITS.items() if b == bit)
