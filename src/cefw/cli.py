@@ -9,6 +9,7 @@ start in under 4x a bare `python -c pass` (bench/bench_plan.py). Everything heav
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -910,6 +911,10 @@ def cmd_components(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_pin(args: argparse.Namespace, out: IO[str]) -> int:
     from . import pin
 
+    if getattr(args, "bundle", None):
+        raise CefwError("cefw pin rewrites the host's ServerAgent.Config.xml, and a bundle "
+                        "is a copy of it", "run cefw pin on the host (or on the install "
+                        "folder itself: --install-dir), then collect a new bundle")
     plan = _plan(args)
     choice = pin.select(plan, args.components, repin=args.port is not None)
     if not choice.targets and args.json:
@@ -1199,11 +1204,31 @@ def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
         with suppress(OSError, ValueError):  # stdout may be no file (tests: StringIO)
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # writing the output: a full disk, a closed device
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            return _internal_error(exc)
+        print(f"cefw: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        print("  fix: free space on the disk the output goes to, or write it elsewhere",
+              file=sys.stderr)
+        if args.command in CHANGES and not getattr(args, "dry_run", False):
+            # The output comes after the change: exit 2 would claim nothing changed.
+            print("  the firewall may have been changed: `cefw audit` shows how it is",
+                  file=sys.stderr)
+            return EXIT_DRIFT
+        return EXIT_ERROR
     except Exception as exc:  # a bug: say so plainly; the traceback only on request
-        if os.environ.get("CEFW_DEBUG"):
-            raise
-        print(f"cefw: internal error: {type(exc).__name__}: {exc}\n"
-              "  this is a bug in cefw; run again with CEFW_DEBUG=1 for details and report "
-              "it", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(exc)
+
+
+CHANGES = ("add", "remove", "restore")  # the commands that may write to a firewall
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug: said plainly; the traceback only on request (CEFW_DEBUG=1)."""
+    if os.environ.get("CEFW_DEBUG"):
+        raise exc
+    print(f"cefw: internal error: {type(exc).__name__}: {exc}\n"
+          "  this is a bug in cefw; run again with CEFW_DEBUG=1 for details and report "
+          "it", file=sys.stderr)
+    return EXIT_INTERNAL
 
