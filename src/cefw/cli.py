@@ -29,7 +29,8 @@ VIEWS: dict[str, dict[str, str]] = {
     "csv": {"plan": "csv"},
     "markdown": {"plan": "markdown"},
 }
-EXPORT_FORMATS = ("powershell", "netsh", "nft")  # platforms.EXPORTS, without importing it
+# platforms.EXPORTS, without importing it
+EXPORT_FORMATS = ("powershell", "netsh", "nft", "aerleon")
 
 EPILOG_INPUTS = """\
 inputs (all commands that read a host):
@@ -122,7 +123,22 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy-store", metavar="DOMAIN\\GPO",
                    help="PowerShell: write into this Group Policy object (Open-NetGPO)")
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
-                   help="write to FILE instead of standard output")
+                   help="write to FILE instead of standard output (aerleon: a folder)")
+    g = p.add_argument_group("aerleon (network devices)")
+    g.add_argument("--target", metavar="LIST", type=_comma_list, default=[],
+                   help="render the ACLs for these aerleon targets too (comma-separated: "
+                   "ciscoasa,srx,paloalto,iptables,nftables,...; needs cefw[aerleon])")
+    _add_destination(g)
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_destination(g: Any) -> None:
+    g.add_argument("--destination", metavar="ADDRESS", action="append", default=[],
+                   help="a CE server the rules protect, on a router or network firewall "
+                   "(repeatable; default: the site file's servers zone)")
 
 
 def _args_restore(p: argparse.ArgumentParser) -> None:
@@ -235,14 +251,44 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     from .platforms import EXPORTS, exporter
 
     plan = _plan(args)
-    text = exporter(args.format).render(plan, policy_store=args.policy_store)
+    export, module = EXPORTS[args.format], exporter(args.format)
+    options = {"policy_store": args.policy_store, "targets": args.target,
+               "destinations": args.destination, "site": _site(args)}
+    if export.folder and args.output:
+        return _export_folder(module, plan, options, args.output)
+    text = module.render(plan, **options)
     if args.output:
-        export = EXPORTS[args.format]
         args.output.write_text(text, encoding=export.encoding, newline=export.newline)
         print(f"cefw: wrote {args.output} ({len(plan.rules)} rules)", file=sys.stderr)
     else:
         out.write(text)
+    _export_findings(module, plan, options)
     return EXIT_OK
+
+
+def _site(args: argparse.Namespace) -> Any:
+    from .plan.site import NO_SITE, load
+
+    path = _inputs(args).site
+    return load(path) if path else NO_SITE
+
+
+def _export_folder(module: Any, plan: Any, options: dict[str, Any], folder: Path) -> int:
+    """An export of several files (aerleon's policy, definitions, ACLs) into `folder`."""
+    files = module.render_files(plan, **options)
+    for relative, text in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    print(f"cefw: wrote {len(files)} file(s) under {folder}", file=sys.stderr)
+    _export_findings(module, plan, options)
+    return EXIT_OK
+
+
+def _export_findings(module: Any, plan: Any, options: dict[str, Any]) -> None:
+    """What an export leaves out, said on standard error (the file says it too)."""
+    for found in getattr(module, "findings", lambda *_, **__: [])(plan, **options):
+        print(f"cefw: {found.message}", file=sys.stderr)
 
 
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
@@ -365,7 +411,10 @@ COMMANDS: dict[str, Command] = {
         ["cefw export --format powershell --site site.toml > ce.ps1",
          "cefw export --format powershell --policy-store 'CORP\\CE Servers'",
          "cefw export --format netsh > ce-rules.cmd",
-         "cefw export --format nft > contact_expert.nft"],
+         "cefw export --format nft > contact_expert.nft",
+         "cefw export --format aerleon --site site.toml -o aerleon/",
+         "cefw export --format aerleon --site site.toml --target ciscoasa,srx,paloalto "
+         "-o aerleon/"],
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",

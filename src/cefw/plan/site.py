@@ -16,6 +16,7 @@ finding. A zone that is present but empty means "nobody".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -109,3 +110,27 @@ def _profiles(rules: dict, shown: str) -> tuple[str, ...]:
                          'write profiles = ["domain", "private"]')
     chosen = {p.lower() for p in value}
     return tuple(p for p in PROFILES if p in chosen)
+
+
+def ce_hosts(site: Site, given: Sequence[str] = ()) -> tuple[tuple[str, ...], str]:
+    """The addresses of the CE hosts the rules protect, for rules written on a device in
+    front of them (a router, a network firewall), and where they came from (for
+    comments and messages): --destination when given, else the site's `servers` zone.
+
+    The one place that answers "where are the CE servers": a host inventory in the site
+    file, when it exists, is read here first and everything downstream follows."""
+    if given:
+        try:
+            return canonical(given), "--destination"
+        except AddressSyntaxError as exc:
+            raise InputError("--destination", "", str(exc),
+                             "give IPv4/IPv6 addresses or prefixes of the CE servers, for "
+                             "example --destination 10.0.1.10") from None
+    servers = site.zones.get("servers", ())
+    if not servers:
+        raise InputError(site.path or "--site", "[zones] servers",
+                         "no CE server addresses: rules on a router or network firewall "
+                         "need the addresses they protect",
+                         "pass --destination ADDRESS (repeatable), or list the CE servers "
+                         "under [zones] servers in the site file")
+    return servers, f"the 'servers' zone of {site.path}"

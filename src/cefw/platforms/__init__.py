@@ -21,6 +21,7 @@ class Export(NamedTuple):
     what: str  # for --help
     encoding: str  # of the file written with -o
     newline: str
+    folder: bool = False  # several files: -o names a folder (module.render_files)
 
 
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -34,6 +35,8 @@ EXPORTS: dict[str, Export] = {
                          "utf-8-sig", "\r\n"),
     "netsh": Export("windows.netsh", "a .cmd script of netsh commands", "utf-8", "\r\n"),
     "nft": Export("nftables.table", "an nft -f script", "utf-8", "\n"),
+    "aerleon": Export("aerleon.export", "an aerleon policy and definitions (network "
+                      "devices), and with --target their ACLs", "utf-8", "\n", folder=True),
 }
 
 
