@@ -97,6 +97,11 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="lock and snapshots (default: %%ProgramData%%\\cefw on Windows, "
                    "/var/lib/cefw as root; env CEFW_STATE_DIR)")
+    g = p.add_argument_group("gateway (nftables on a Linux router in front of the CE servers)")
+    g.add_argument("--hook", choices=("input", "forward"), default="input",
+                   help="input: protect this host (default); forward: judge the packets "
+                   "this router forwards to the CE servers (table inet contact_expert_fwd)")
+    _add_destination(g)
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
@@ -198,10 +203,25 @@ def cmd_plan(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-def _backend(args: argparse.Namespace) -> Any:
+def _backend(args: argparse.Namespace, hosts: bool = True) -> Any:
+    """The chosen backend; in gateway mode (--hook forward) with the CE servers'
+    addresses, which `hosts=False` skips (remove deletes the table whatever it holds)."""
     from .platforms import default_name, get_backend
 
-    return get_backend(args.backend or default_name())
+    name = args.backend or default_name()
+    if args.hook == "input":
+        return get_backend(name)
+    if name != "nftables":
+        raise CefwError(f"--hook forward is a mode of the nftables backend, not of {name}",
+                        "add --backend nftables (on the Linux router in front of the CE "
+                        "servers)")
+    destinations: tuple[str, ...] = ()
+    if hosts:
+        from .plan.site import NO_SITE, ce_hosts
+
+        site = _site(args) if hasattr(args, "example") else NO_SITE
+        destinations, _ = ce_hosts(site, args.destination)
+    return get_backend(name, hook="forward", destinations=destinations)
 
 
 def _state(args: argparse.Namespace) -> Any:
@@ -232,7 +252,7 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
         except InputError:
             if args.example or args.install_dir:
                 raise
-    outcome = converge(_backend(args), [], _state(args), dry_run=args.dry_run)
+    outcome = converge(_backend(args, hosts=False), [], _state(args), dry_run=args.dry_run)
     _show(outcome, "change", args, out)
     _restart_note(outcome, core=core)
     return EXIT_OK

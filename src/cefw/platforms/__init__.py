@@ -44,12 +44,13 @@ def default_name() -> str:
     return "windows" if sys.platform == "win32" else "nftables"
 
 
-def get_backend(name: str) -> Any:
-    """The backend called `name`, ready to read (nothing is touched yet)."""
+def get_backend(name: str, **options: Any) -> Any:
+    """The backend called `name`, ready to read (nothing is touched yet); `options` go
+    to its class (nftables: hook, destinations)."""
     if name not in BACKENDS:
         raise CefwError(f"unknown backend {name!r}", f"use one of: {', '.join(BACKENDS)}")
     module, cls = BACKENDS[name]
-    return getattr(import_module(f"{__name__}.{module}"), cls)()
+    return getattr(import_module(f"{__name__}.{module}"), cls)(**options)
 
 
 def exporter(name: str) -> Any:

@@ -15,7 +15,16 @@ from ...apply.store import ChangeSet, Stored
 from ...errors import ApplyFailed, EnvironmentProblem
 from ...model import Finding, Rule
 from .readback import canonical, default_drop_findings, parse_table
-from .table import FAMILY, TABLE, cannot_hold, check_table_name, transaction
+from .table import (
+    FAMILY,
+    FORWARD_TABLE,
+    HOOKS,
+    TABLE,
+    Guard,
+    cannot_hold,
+    check_table_name,
+    transaction,
+)
 
 INSTALL_FIX = ("install nftables (Debian/Ubuntu: apt-get install nftables; Fedora/RHEL: "
                "dnf install nftables)")
@@ -53,13 +62,22 @@ def run_nft(argv: Sequence[str], stdin: str | None) -> Result:
 
 
 class NftablesBackend:
-    name = "nftables"
+    """This host's own table (the input hook), or with hook="forward" the gateway
+    table of a router in front of the CE servers `destinations` (see table.py). Each
+    has its own table, lock and snapshots (name "nftables" / "nftables-forward"), so a
+    router can hold both."""
+
     fields = ("protocol", "local_ports", "remote_addresses")  # all a table can hold
 
-    def __init__(self, table: str = TABLE, nft: str = "nft",
-                 runner: Runner | None = None) -> None:
-        check_table_name(table)
-        self.table = table
+    def __init__(self, table: str | None = None, nft: str = "nft",
+                 runner: Runner | None = None, hook: str = "input",
+                 destinations: Sequence[str] = ()) -> None:
+        if hook not in HOOKS:
+            raise ValueError(f"hook {hook!r} is not one of {HOOKS}")
+        self.table = table or (FORWARD_TABLE if hook == "forward" else TABLE)
+        check_table_name(self.table)
+        self.guard = Guard(hook, tuple(destinations) if hook == "forward" else ())
+        self.name = "nftables" if hook == "input" else "nftables-forward"
         self.nft = nft
         self.runner: Runner = runner or run_nft
 
@@ -75,7 +93,7 @@ class NftablesBackend:
                                      "ruleset", ROOT_FIX)
 
     def normalise(self, rule: Rule) -> Rule:
-        return canonical(rule)
+        return canonical(rule, self.guard)
 
     def cannot_hold(self, rule: Rule) -> str:
         return cannot_hold(rule)
@@ -96,10 +114,10 @@ class NftablesBackend:
         except ValueError as exc:
             raise EnvironmentProblem(f"nft -j printed something that is not JSON ({exc})",
                                      "update nftables (0.9.3 or newer)") from None
-        return parse_table(data, self.table)
+        return parse_table(data, self.table, self.guard)
 
     def describe(self, changes: ChangeSet, desired: Sequence[Rule]) -> str:
-        return transaction(desired, self.table)
+        return transaction(desired, self.table, self.guard)
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
         text = self.describe(changes, desired)
@@ -121,7 +139,7 @@ class NftablesBackend:
             objects = json.loads(result.stdout).get("nftables", [])
         except (ValueError, AttributeError):
             return []
-        return default_drop_findings(objects, self.table)
+        return default_drop_findings(objects, self.table, self.guard.hook)
 
     # -- helpers
 
