@@ -92,7 +92,7 @@ def _add_format(p: argparse.ArgumentParser, kind: str) -> None:
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("firewall")
-    g.add_argument("--backend", choices=("windows", "nftables"), default=None,
+    g.add_argument("--backend", choices=("windows", "nftables", "firewalld"), default=None,
                    help="firewall to use (default: windows on Windows, nftables elsewhere)")
     g.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="lock and snapshots (default: %%ProgramData%%\\cefw on Windows, "
@@ -209,6 +209,10 @@ def _backend(args: argparse.Namespace, hosts: bool = True) -> Any:
     from .platforms import default_name, get_backend
 
     name = args.backend or default_name()
+    if name == "firewalld" and args.hook == "input":
+        from .plan.site import NO_SITE  # the zones become firewalld ipsets
+
+        return get_backend(name, site=_site(args) if hasattr(args, "example") else NO_SITE)
     if args.hook == "input":
         return get_backend(name)
     if name != "nftables":

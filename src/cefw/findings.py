@@ -46,6 +46,8 @@ CODES: dict[str, tuple[str, str]] = {
                                 "effect"),
     "host-firewall-drops": ("medium", "another nftables table drops inbound traffic by "
                                       "default: cefw's accepts do not overrule it"),
+    "firewalld-not-running": ("info", "firewalld is not running: cefw's policy is in its "
+                                      "configuration and takes effect when it starts"),
 }
 
 

@@ -134,3 +134,19 @@ def ce_hosts(site: Site, given: Sequence[str] = ()) -> tuple[tuple[str, ...], st
                          "pass --destination ADDRESS (repeatable), or list the CE servers "
                          "under [zones] servers in the site file")
     return servers, f"the 'servers' zone of {site.path}"
+
+
+def zones_for(site: Site, addresses: Sequence[str]) -> tuple[str, ...] | None:
+    """The fewest site zones whose addresses together are exactly `addresses` (a rule's
+    remote addresses), in ZONES order; None when no combination of zones is. Lets a
+    platform name the zones (aerleon networks, firewalld ipsets) instead of listing
+    the addresses again."""
+    from itertools import combinations
+
+    known = [z for z in ZONES if site.zones.get(z)]
+    wanted = tuple(addresses)
+    for size in range(1, len(known) + 1):
+        for zones in combinations(known, size):
+            if canonical([a for z in zones for a in site.zones[z]]) == wanted:
+                return zones
+    return None

@@ -27,6 +27,7 @@ class Export(NamedTuple):
 BACKENDS: dict[str, tuple[str, str]] = {
     "windows": ("windows.backend", "WindowsBackend"),
     "nftables": ("nftables.backend", "NftablesBackend"),
+    "firewalld": ("firewalld.backend", "FirewalldBackend"),
 }
 
 EXPORTS: dict[str, Export] = {

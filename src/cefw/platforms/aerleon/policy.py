@@ -18,13 +18,11 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from itertools import combinations
 from typing import Any, NamedTuple
 
-from ...addresses import canonical
 from ...apply.store import Skipped
 from ...model import ANY, Finding, Plan, Rule
-from ...plan.site import ZONES, Site
+from ...plan.site import ZONES, Site, zones_for
 from ...ports import format_range, merge
 
 NAME = "contact_expert"  # the policy's file name: aclgen names its outputs after it
@@ -154,12 +152,9 @@ def _source(rule: Rule, site: Site, term: str, networks: dict[str, Any]) -> str:
     exactly the rule's, else a network of its own; "" for any address."""
     if rule.remote_addresses == (ANY,):
         return ""
-    known = [z for z in ZONES if site.zones.get(z)]
-    for size in range(1, len(known) + 1):
-        for zones in combinations(known, size):
-            union = [a for z in zones for a in site.zones[z]]
-            if canonical(union) == tuple(rule.remote_addresses):
-                return " ".join(zone_network(z) for z in zones)
+    zones = zones_for(site, rule.remote_addresses)
+    if zones:
+        return " ".join(zone_network(z) for z in zones)
     own = f"{term.upper().replace('-', '_')}_SOURCES"
     networks[own] = _values(rule.remote_addresses, f"sources of {rule.name}")
     return own
