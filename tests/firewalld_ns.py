@@ -7,9 +7,11 @@ its own configuration folder (--system-config). The machine's firewalld, bus and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -124,7 +126,19 @@ class Firewalld:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()  # unshare sends SIGKILL to the namespace's first process
+        # The namespace's first process (unshare's child) killed: the kernel kills every
+        # process inside, unshare reaps it and exits. unshare itself is killed only if
+        # its child cannot be found (--kill-child then does the same from its side).
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            first = [int(p) for p in children.read_text().split()]
+        except (OSError, ValueError):
+            first = []
+        for pid in first:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if not first:
+            self.process.kill()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

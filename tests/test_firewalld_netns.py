@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +26,7 @@ from cefw.platforms.firewalld.policy import POLICY
 from firewalld_ns import Firewalld, make_config, tree
 from netns import FILTERED, OPEN, GatewayLab, format_ports
 from netns import unavailable as netns_unavailable
-from test_nftables_netns import Plan, _moved_install
+from test_nftables_netns import Plan, _moved_install, _watchers
 
 REASON = netns_unavailable() or firewalld_ns.unavailable()
 if REASON and os.environ.get("CEFW_REQUIRE_NETNS"):  # CI: a skip here would hide a gap
@@ -79,6 +80,25 @@ def daemon(world: World, tmp_path: Path) -> Iterator[Firewalld]:
         yield fw
     finally:
         fw.stop()
+        # The PID namespace takes everything with it (the kernel needs a moment).
+        deadline = time.monotonic() + 10
+        while survivors(fw.folder) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not survivors(fw.folder)
+
+
+def survivors(folder: Path) -> list[str]:
+    """Processes still running whose command line names the test's folder."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().split()[2]
+        except (OSError, IndexError):
+            continue
+        if str(folder) in cmdline and state != "Z":
+            out.append(cmdline)
+    return out
 
 
 def cefw(world: World, fw: Firewalld, *args: str) -> subprocess.CompletedProcess[str]:
@@ -189,8 +209,21 @@ def test_policy_with_a_running_firewalld(world: World, daemon: Firewalld) -> Non
                                             str(moved_dir), "--site", str(world.site),
                                             "--format", "json"])
     moved_plan = Plan(json.loads(replanned.stdout))
-    changed = cefw(world, daemon, *add_args(world, "--install-dir", str(moved_dir),
-                                            "--format", "json"))
+    # Every other port watched from every side while firewalld reloads: no wrong answer.
+    stop = world.files / "stop-watching"
+    stop.unlink(missing_ok=True)
+    watchers = _watchers(world, stop, skip={old, new})  # type: ignore[arg-type]
+    try:
+        time.sleep(1.0)
+        changed = cefw(world, daemon, *add_args(world, "--install-dir", str(moved_dir),
+                                                "--format", "json"))
+        time.sleep(1.0)
+    finally:
+        stop.touch()
+    for role, verdict, child in watchers:
+        result = json.loads(child.communicate(timeout=60)[0])
+        assert result["wrong"] == [], (role, verdict, result["wrong"][:5])
+        assert result["rounds"] >= 2, (role, verdict, result)
     assert changed.returncode == 0, changed.stderr
     assert [c["name"] for c in json.loads(changed.stdout)["changes"]] == [
         "CE-DialerServer-TCP"]
@@ -202,7 +235,12 @@ def test_policy_with_a_running_firewalld(world: World, daemon: Firewalld) -> Non
     assert tree(daemon.config) == before_files  # as before the first add: every file
     assert POLICY not in daemon.cmd("--get-policies").stdout
     after = verdicts(world, tcp, udp)
-    assert after == before
+    # Back to the admin's zone. UDP flows the watchers left in conntrack may still be
+    # answered (the zone accepts established flows, and a probe can reuse a source
+    # port): not dropped is what tells that cefw's drops are gone.
+    assert {k: v for k, v in after.items() if k[2] == "tcp"} == {
+        k: v for k, v in before.items() if k[2] == "tcp"}
+    assert FILTERED not in {v for k, v in after.items() if k[2] == "udp"}
     print(f"firewalld: {probes + 2 * len(before)} probes")
 
 
@@ -239,3 +277,66 @@ def test_offline_configuration_takes_effect_when_firewalld_starts(
     backend = FirewalldBackend(site, runner=fw.runner(), system_config=config)
     assert converge(backend, [], state, dry_run=False).applied
     assert tree(config) == before_files
+
+
+def live_policy(fw: Firewalld) -> list[str]:
+    """The live policy's settings and rich rules (their listed order means nothing: the
+    priorities order them)."""
+    return sorted(line.strip() for line in fw.cmd(f"--info-policy={POLICY}").stdout
+                  .splitlines())
+
+
+def test_a_refused_change_leaves_firewalld_as_it_was(world: World, daemon: Firewalld,
+                                                    tmp_path: Path) -> None:
+    from cefw.errors import ApplyFailed
+    from cefw.model import Rule
+
+    site = load_site(world.site)
+    planned = json.loads(world.lab["server"].ns.run(
+        [sys.executable, "-m", "cefw", "plan", "--example", "core-host", "--site",
+         str(world.site), "--format", "json"]).stdout)
+    rules = [Rule.from_json(r) for r in planned["rules"]]
+    state = StateDir(tmp_path / "state")
+    original = tree(daemon.config)
+
+    def refuse_first_policy(argv, stdin):  # type: ignore[no-untyped-def]
+        if any(a.startswith("--new-policy-from-file") for a in argv):
+            class Refused:
+                returncode, stdout, stderr = 1, "", "Error: INVALID_POLICY: injected"
+            return Refused()
+        return daemon.runner()(argv, stdin)
+
+    # The first add (objects created, then a reload) refused halfway: nothing left.
+    with pytest.raises(ApplyFailed, match="injected"):
+        converge(FirewalldBackend(site, runner=refuse_first_policy), rules, state,
+                 dry_run=False)
+    assert tree(daemon.config) == original
+    assert POLICY not in daemon.cmd("--get-policies").stdout
+    assert "ce-servers" not in daemon.cmd("--permanent", "--get-ipsets").stdout
+
+    # A change in place (a port moved) refused halfway: the live rules and the files
+    # are put back.
+    assert converge(FirewalldBackend(site, runner=daemon.runner()), rules, state,
+                    dry_run=False).applied
+    files, live = tree(daemon.config), live_policy(daemon)
+
+    refused: list[list[str]] = []
+
+    def refusing(argv, stdin):  # type: ignore[no-untyped-def]
+        """Refuses the first new policy (the change); the rollback's goes through."""
+        if any(a.startswith("--new-policy-from-file") for a in argv) and not refused:
+            refused.append(list(argv))
+            class Refused:
+                returncode, stdout, stderr = 1, "", "Error: INVALID_POLICY: injected"
+            return Refused()
+        return daemon.runner()(argv, stdin)
+
+    changed = [r._replace(local_ports=((r.local_ports[0][0] + 1,) * 2,))
+               if r.name == "CE-DialerServer-TCP" else r for r in rules]
+    with pytest.raises(ApplyFailed, match="injected"):
+        converge(FirewalldBackend(site, runner=refusing), changed, state, dry_run=False)
+    assert refused and tree(daemon.config) == files  # the previous objects back, no .old
+    assert live_policy(daemon) == live  # the live rules put back too
+    assert audit(FirewalldBackend(site, runner=daemon.runner()), rules, []).in_sync
+    assert converge(FirewalldBackend(site, runner=daemon.runner()), [], state,
+                    dry_run=False).applied
