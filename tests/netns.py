@@ -219,6 +219,7 @@ class GatewayLab:
             # after the interfaces exist: all.forwarding applies to the existing ones
             self.router.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
             self.router.run(["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"])
+            self._wait_until_routed()
         except BaseException:
             self.close()
             raise
@@ -226,7 +227,29 @@ class GatewayLab:
     def _netns(self, name: str) -> Netns:
         ns = Netns(name)
         self.namespaces.append(ns)
+        # No duplicate address detection: a tentative link-local address delays IPv6
+        # neighbour discovery, and the first probes would look dropped.
+        for scope in ("all", "default"):
+            ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{scope}.accept_dad=0"])
         return ns
+
+    def _wait_until_routed(self, timeout: float = 10) -> None:
+        """Until every host reaches the CE server through the router, both families
+        (nothing listens on port 9: "refused" is the answer that proves the path)."""
+        server = self["server"]
+        for role, host in self.hosts.items():
+            if role == "server":
+                continue
+            for target in (server.v4, server.v6):
+                deadline = time.monotonic() + timeout
+                while True:
+                    done = host.ns.run(host.ns.python("probe", "--target", target, "--tcp",
+                                                      "9", "--timeout", "0.3"))
+                    if json.loads(done.stdout)["tcp"]["9"] == REFUSED:
+                        break
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{role} cannot reach {target} via the router")
+                    time.sleep(0.1)
 
     def _wire(self, tag: str, role: str, v4: str, v6: str) -> Host:
         ns = self._netns(f"cefw-{tag}-{role}")
