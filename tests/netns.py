@@ -200,6 +200,95 @@ class Lab:
             ns.close()
 
 
+class GatewayLab:
+    """A router namespace between networks, one host namespace per network, each on its
+    own veth pair to the router: the CE server behind it, and on the other side a
+    second CE server (zone servers), an agent PC (zone clients) and an outsider.
+    198.18.0.0/15 and 2001:db8::/32 only; the router forwards IPv4 and IPv6."""
+
+    NETWORKS: ClassVar[dict[str, tuple[str, str]]] = {  # role -> (IPv4 /24, IPv6 /64) prefix
+        "server": ("198.18.1", "2001:db8:1"),
+        "server2": ("198.18.2", "2001:db8:2"),
+        "agent": ("198.18.20", "2001:db8:20"),
+        "outsider": ("198.18.30", "2001:db8:30"),
+    }
+
+    def __init__(self, tag: str) -> None:
+        self.namespaces: list[Netns] = []
+        self.hosts: dict[str, Host] = {}
+        try:
+            self.router = self._netns(f"cefw-{tag}-gw")
+            for role, (v4, v6) in self.NETWORKS.items():
+                self.hosts[role] = self._wire(tag, role, v4, v6)
+            # after the interfaces exist: all.forwarding applies to the existing ones
+            self.router.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+            self.router.run(["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"])
+            self._wait_until_routed()
+        except BaseException:
+            self.close()
+            raise
+
+    def _netns(self, name: str) -> Netns:
+        ns = Netns(name)
+        self.namespaces.append(ns)
+        # No duplicate address detection: a tentative link-local address delays IPv6
+        # neighbour discovery, and the first probes would look dropped.
+        for scope in ("all", "default"):
+            ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{scope}.accept_dad=0"])
+        return ns
+
+    def _wait_until_routed(self, timeout: float = 10) -> None:
+        """Until every host reaches the CE server through the router, both families
+        (nothing listens on port 9: "refused" is the answer that proves the path)."""
+        server = self["server"]
+        for role, host in self.hosts.items():
+            if role == "server":
+                continue
+            for target in (server.v4, server.v6):
+                deadline = time.monotonic() + timeout
+                while True:
+                    done = host.ns.run(host.ns.python("probe", "--target", target, "--tcp",
+                                                      "9", "--timeout", "0.3"))
+                    if json.loads(done.stdout)["tcp"]["9"] == REFUSED:
+                        break
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{role} cannot reach {target} via the router")
+                    time.sleep(0.1)
+
+    def _wire(self, tag: str, role: str, v4: str, v6: str) -> Host:
+        ns = self._netns(f"cefw-{tag}-{role}")
+        port = f"gw-{role}"[:15]
+        self.router.ip("link", "add", port, "type", "veth", "peer", "name", "eth0",
+                       "netns", ns.name)
+        self.router.ip("addr", "add", f"{v4}.1/24", "dev", port)
+        self.router.ip("-6", "addr", "add", f"{v6}::1/64", "dev", port, "nodad")
+        self.router.ip("link", "set", port, "up")
+        host_v4, host_v6 = f"{v4}.{10 if role.startswith('server') else 7}", f"{v6}::7"
+        if role.startswith("server"):
+            host_v6 = f"{v6}::10"
+        ns.ip("addr", "add", f"{host_v4}/24", "dev", "eth0")
+        ns.ip("-6", "addr", "add", f"{host_v6}/64", "dev", "eth0", "nodad")
+        ns.ip("link", "set", "eth0", "up")
+        ns.ip("route", "add", "default", "via", f"{v4}.1")
+        ns.ip("-6", "route", "add", "default", "via", f"{v6}::1")
+        return Host(role, ns, host_v4, host_v6)
+
+    def __getitem__(self, role: str) -> Host:
+        return self.hosts[role]
+
+    def site_toml(self) -> str:
+        """Zones only: the CE server behind the router is named with --destination."""
+        s1, s2 = self["server"], self["server2"]
+        agents = self.NETWORKS["agent"]
+        return ("[zones]\n"
+                f'servers = ["{s1.v4}", "{s2.v4}", "{s1.v6}", "{s2.v6}"]\n'
+                f'clients = ["{agents[0]}.0/24", "{agents[1]}::/64"]\n')
+
+    def close(self) -> None:
+        for ns in reversed(self.namespaces):
+            ns.close()
+
+
 # ---------------------------------------------------------------- ports on the command line
 
 

@@ -34,7 +34,7 @@ VIEWS: dict[str, dict[str, str]] = {
     "markdown": {"plan": "markdown"},
 }
 # platforms.EXPORTS, without importing it
-EXPORT_FORMATS = ("powershell", "netsh", "nft", "registry-pol")
+EXPORT_FORMATS = ("powershell", "netsh", "nft", "registry-pol", "aerleon")
 
 EPILOG_INPUTS = """\
 inputs (all commands that read a host):
@@ -111,7 +111,7 @@ def _add_format(p: argparse.ArgumentParser, kind: str) -> None:
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("firewall")
-    g.add_argument("--backend", choices=("windows", "nftables"), default=None,
+    g.add_argument("--backend", choices=("windows", "nftables", "firewalld"), default=None,
                    help="firewall to use (default: windows on Windows, nftables elsewhere)")
     g.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="lock, snapshots, remembered inputs (default: "
@@ -120,6 +120,11 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keep-snapshots", type=_positive(int), metavar="N",
                    help="snapshots kept per backend, older ones are deleted (default 20; "
                    "env CEFW_KEEP_SNAPSHOTS)")
+    g = p.add_argument_group("gateway (nftables on a Linux router in front of the CE servers)")
+    g.add_argument("--hook", choices=("input", "forward"), default="input",
+                   help="input: protect this host (default); forward: judge the packets "
+                   "this router forwards to the CE servers (table inet contact_expert_fwd)")
+    _add_destination(g)
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
@@ -164,7 +169,7 @@ def _args_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy-store", metavar="DOMAIN\\GPO",
                    help="PowerShell: write into this Group Policy object (Open-NetGPO)")
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
-                   help="write to FILE instead of standard output")
+                   help="write to FILE instead of standard output (aerleon: a folder)")
     p.add_argument("--role", choices=("core", "agent"),
                    help="registry-pol: the rules of CE servers (core) or agent PCs (agent); "
                    "default: the host's role")
@@ -174,6 +179,21 @@ def _args_export(p: argparse.ArgumentParser) -> None:
 def _add_summary_json(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", action="store_true",
                    help=f"with -o FILE: print {what} as JSON on standard output")
+    g = p.add_argument_group("aerleon (network devices)")
+    g.add_argument("--target", metavar="LIST", type=_comma_list, default=[],
+                   help="render the ACLs for these aerleon targets too (comma-separated: "
+                   "ciscoasa,srx,paloalto,iptables,nftables,...; needs cefw[aerleon])")
+    _add_destination(g)
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_destination(g: Any) -> None:
+    g.add_argument("--destination", metavar="ADDRESS", action="append", default=[],
+                   help="a CE server the rules protect, on a router or network firewall "
+                   "(repeatable; default: the site file's servers zone)")
 
 
 def _args_restore(p: argparse.ArgumentParser) -> None:
@@ -385,10 +405,29 @@ def cmd_plan(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-def _backend(args: argparse.Namespace) -> Any:
+def _backend(args: argparse.Namespace, hosts: bool = True) -> Any:
+    """The chosen backend; in gateway mode (--hook forward) with the CE servers'
+    addresses, which `hosts=False` skips (remove deletes the table whatever it holds)."""
     from .platforms import default_name, get_backend
 
-    return get_backend(args.backend or default_name())
+    name = args.backend or default_name()
+    if name == "firewalld" and args.hook == "input":
+        from .plan.site import NO_SITE  # the zones become firewalld ipsets
+
+        return get_backend(name, site=_site(args) if hasattr(args, "example") else NO_SITE)
+    if args.hook == "input":
+        return get_backend(name)
+    if name != "nftables":
+        raise CefwError(f"--hook forward is a mode of the nftables backend, not of {name}",
+                        "add --backend nftables (on the Linux router in front of the CE "
+                        "servers)")
+    destinations: tuple[str, ...] = ()
+    if hosts:
+        from .plan.site import NO_SITE, ce_hosts
+
+        site = _site(args) if hasattr(args, "example") else NO_SITE
+        destinations, _ = ce_hosts(site, args.destination)
+    return get_backend(name, hook="forward", destinations=destinations)
 
 
 def _state(args: argparse.Namespace) -> Any:
@@ -461,7 +500,8 @@ def cmd_remove(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
     from .plan.remembered import given
 
-    backend, state = _backend(args), _state(args)
+    # remove deletes the table whatever it holds: no CE hosts needed (--hook forward)
+    backend, state = _backend(args, hosts=False), _state(args)
     core = None
     typed = given(args)
     inputs, _ = _recalled_inputs(args, state, backend.name)
@@ -571,11 +611,13 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
                         f"{args.format}", "drop --policy-store, or export PowerShell "
                         "(Open-NetGPO writes into the Group Policy object)")
     plan = _plan(args)
-    export = EXPORTS[args.format]
-    module = exporter(args.format)
-    options = {"policy_store": args.policy_store}
+    export, module = EXPORTS[args.format], exporter(args.format)
+    options = {"policy_store": args.policy_store, "targets": args.target,
+               "destinations": args.destination, "site": _site(args)}
     if args.role:
         options["role"] = args.role
+    if export.folder and args.output:
+        return _export_folder(module, plan, options, args.output)
     _summary_needs_output(args, "the script")
     text = module.render(plan, **options)
     if export.encoding is None:
@@ -591,6 +633,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
             print(_export_summary(args.output, len(plan.rules), left_out), file=sys.stderr)
     else:
         out.write(text)
+    _export_findings(module, plan, options)
     return EXIT_OK
 
 
@@ -816,6 +859,31 @@ def cmd_site(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def _site(args: argparse.Namespace) -> Any:
+    from .plan.site import NO_SITE, load
+
+    path = _inputs(args).site
+    return load(path) if path else NO_SITE
+
+
+def _export_folder(module: Any, plan: Any, options: dict[str, Any], folder: Path) -> int:
+    """An export of several files (aerleon's policy, definitions, ACLs) into `folder`."""
+    files = module.render_files(plan, **options)
+    for relative, text in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    print(f"cefw: wrote {len(files)} file(s) under {folder}", file=sys.stderr)
+    _export_findings(module, plan, options)
+    return EXIT_OK
+
+
+def _export_findings(module: Any, plan: Any, options: dict[str, Any]) -> None:
+    """What an export leaves out, said on standard error (the file says it too)."""
+    for found in getattr(module, "findings", lambda *_, **__: [])(plan, **options):
+        print(f"cefw: {found.message}", file=sys.stderr)
+
+
 def cmd_restore(args: argparse.Namespace, out: IO[str]) -> int:
     from .apply.operations import converge
     from .apply.state import load_snapshot
@@ -1033,7 +1101,10 @@ COMMANDS: dict[str, Command] = {
          "cefw export --format powershell --policy-store 'CORP\\CE Servers'",
          "cefw export --format netsh > ce-rules.cmd",
          "cefw export --format nft > contact_expert.nft",
-         "cefw export --format registry-pol --role core -o ce-servers.pol"],
+         "cefw export --format registry-pol --role core -o ce-servers.pol",
+         "cefw export --format aerleon --site site.toml -o aerleon/",
+         "cefw export --format aerleon --site site.toml --target ciscoasa,srx,paloalto "
+         "-o aerleon/"],
         _args_export, cmd_export),
     "restore": Command(
         "put back the rules saved before an earlier change",

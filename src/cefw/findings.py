@@ -71,6 +71,8 @@ CODES: dict[str, tuple[str, str]] = {
                                             "programs"),
     "inventory-no-bundle": ("medium", "a host or group of the site inventory has no bundle: "
                                       "no plan for it"),
+    "firewalld-not-running": ("info", "firewalld is not running: cefw's policy is in its "
+                                      "configuration and takes effect when it starts"),
 }
 
 

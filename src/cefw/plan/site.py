@@ -39,6 +39,7 @@ where its group goes.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import catalog
@@ -314,3 +315,43 @@ def _profiles(rules: dict, shown: str) -> tuple[str, ...]:
                          'write profiles = ["domain", "private"]')
     chosen = {p.lower() for p in value}
     return tuple(p for p in PROFILES if p in chosen)
+
+
+def ce_hosts(site: Site, given: Sequence[str] = ()) -> tuple[tuple[str, ...], str]:
+    """The addresses of the CE hosts the rules protect, for rules written on a device in
+    front of them (a router, a network firewall), and where they came from (for
+    comments and messages): --destination when given, else the site's `servers` zone.
+
+    The one place that answers "where are the CE servers": a host inventory in the site
+    file, when it exists, is read here first and everything downstream follows."""
+    if given:
+        try:
+            return canonical(given), "--destination"
+        except AddressSyntaxError as exc:
+            raise InputError("--destination", "", str(exc),
+                             "give IPv4/IPv6 addresses or prefixes of the CE servers, for "
+                             "example --destination 10.0.1.10") from None
+    servers = site.zones.get("servers", ())
+    if not servers:
+        raise InputError(site.path or "--site", "[zones] servers",
+                         "no CE server addresses: rules on a router or network firewall "
+                         "need the addresses they protect",
+                         "pass --destination ADDRESS (repeatable), or list the CE servers "
+                         "under [zones] servers in the site file")
+    return servers, f"the 'servers' zone of {site.path}"
+
+
+def zones_for(site: Site, addresses: Sequence[str]) -> tuple[str, ...] | None:
+    """The fewest site zones whose addresses together are exactly `addresses` (a rule's
+    remote addresses), in ZONES order; None when no combination of zones is. Lets a
+    platform name the zones (aerleon networks, firewalld ipsets) instead of listing
+    the addresses again."""
+    from itertools import combinations
+
+    known = [z for z in ZONES if site.zones.get(z)]
+    wanted = tuple(addresses)
+    for size in range(1, len(known) + 1):
+        for zones in combinations(known, size):
+            if canonical([a for z in zones for a in site.zones[z]]) == wanted:
+                return zones
+    return None

@@ -22,11 +22,13 @@ class Export(Record):
     what: str  # for --help
     encoding: str | None  # of the file written with -o; None: render gives bytes
     newline: str
+    folder: bool = False  # several files: -o names a folder (module.render_files)
 
 
 BACKENDS: dict[str, tuple[str, str]] = {
     "windows": ("windows.backend", "WindowsBackend"),
     "nftables": ("nftables.backend", "NftablesBackend"),
+    "firewalld": ("firewalld.backend", "FirewalldBackend"),
 }
 
 EXPORTS: dict[str, Export] = {
@@ -37,6 +39,8 @@ EXPORTS: dict[str, Export] = {
     "nft": Export("nftables.table", "an nft -f script", "utf-8", "\n"),
     "registry-pol": Export("windows.registry_pol", "a Registry.pol (Group Policy) file",
                            None, ""),
+    "aerleon": Export("aerleon.export", "an aerleon policy and definitions (network "
+                      "devices), and with --target their ACLs", "utf-8", "\n", folder=True),
 }
 
 
@@ -44,12 +48,13 @@ def default_name() -> str:
     return "windows" if sys.platform == "win32" else "nftables"
 
 
-def get_backend(name: str) -> Any:
-    """The backend called `name`, ready to read (nothing is touched yet)."""
+def get_backend(name: str, **options: Any) -> Any:
+    """The backend called `name`, ready to read (nothing is touched yet); `options` go
+    to its class (nftables: hook, destinations)."""
     if name not in BACKENDS:
         raise CefwError(f"unknown backend {name!r}", f"use one of: {', '.join(BACKENDS)}")
     module, cls = BACKENDS[name]
-    return getattr(import_module(f"{__name__}.{module}"), cls)()
+    return getattr(import_module(f"{__name__}.{module}"), cls)(**options)
 
 
 def exporter(name: str) -> Any:

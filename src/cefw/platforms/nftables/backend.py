@@ -19,7 +19,10 @@ from .generation import network_namespace, ruleset_generation
 from .readback import canonical, contents, default_drop_findings, parse_table
 from .table import (
     FAMILY,
+    FORWARD_TABLE,
+    HOOKS,
     TABLE,
+    Guard,
     Steps,
     cannot_hold,
     check_table_name,
@@ -63,13 +66,23 @@ def run_nft(argv: Sequence[str], stdin: str | None) -> Result:
 
 
 class NftablesBackend:
-    name = "nftables"
+    """This host's own table (the input hook), or with hook="forward" the gateway
+    table of a router in front of the CE servers `destinations` (see table.py). Each
+    has its own table, lock and snapshots (name "nftables" / "nftables-forward"), so a
+    router can hold both."""
+
     fields = ("protocol", "local_ports", "remote_addresses")  # all a table can hold
 
-    def __init__(self, table: str = TABLE, nft: str = "nft", runner: Runner | None = None,
+    def __init__(self, table: str | None = None, nft: str = "nft",
+                 runner: Runner | None = None, hook: str = "input",
+                 destinations: Sequence[str] = (),
                  generation: Callable[[], int | None] | None = None) -> None:
-        check_table_name(table)
-        self.table = table
+        if hook not in HOOKS:
+            raise ValueError(f"hook {hook!r} is not one of {HOOKS}")
+        self.table = table or (FORWARD_TABLE if hook == "forward" else TABLE)
+        check_table_name(self.table)
+        self.guard = Guard(hook, tuple(destinations) if hook == "forward" else ())
+        self.name = "nftables" if hook == "input" else "nftables-forward"
         self.nft = nft
         self.runner: Runner = runner or run_nft
         # The ruleset generation is asked of the kernel from this process, so of its
@@ -91,7 +104,7 @@ class NftablesBackend:
                                      "ruleset", ROOT_FIX)
 
     def normalise(self, rule: Rule) -> Rule:
-        return canonical(rule)
+        return canonical(rule, self.guard)
 
     def cannot_hold(self, rule: Rule) -> str:
         return cannot_hold(rule)
@@ -100,7 +113,7 @@ class NftablesBackend:
 
     def read(self) -> list[Stored]:
         data = self._listing()
-        return [] if data is None else parse_table(data, self.table)  # no table: no rules
+        return [] if data is None else parse_table(data, self.table, self.guard)  # no table
 
     def _listing(self) -> Any:
         """`nft -j list table` as JSON, or None when there is no table."""
@@ -125,10 +138,11 @@ class NftablesBackend:
         data = self._listing() if desired else None
         found = contents(data, self.table) if data is not None else None
         if not desired or (found is not None and found.flags):
-            return Steps("", transaction(desired, self.table), "")
+            return Steps("", transaction(desired, self.table, self.guard), "")
         if found is None:
-            return steps(desired, {}, [], exists=False, table=self.table)
-        return steps(desired, found.sets, found.others, exists=True, table=self.table)
+            return steps(desired, {}, [], exists=False, table=self.table, guard=self.guard)
+        return steps(desired, found.sets, found.others, exists=True, table=self.table,
+                     guard=self.guard)
 
     def fingerprint(self, desired: Sequence[Rule]) -> str | None:
         """The table as cefw would write it for `desired`, and the kernel's ruleset
@@ -165,7 +179,8 @@ class NftablesBackend:
         holds; made once per run (60 ms for 20,000 nft rules)."""
         if self._made is None or self._made[0] is not desired or \
                 self._made[1] != len(desired):
-            self._made = (desired, len(desired), transaction(desired, self.table))
+            self._made = (desired, len(desired),
+                          transaction(desired, self.table, self.guard))
         return self._made[2]
 
     def apply(self, changes: ChangeSet, desired: Sequence[Rule]) -> None:
@@ -195,7 +210,7 @@ class NftablesBackend:
             objects = json.loads(result.stdout).get("nftables", [])
         except (ValueError, AttributeError):
             return []
-        return default_drop_findings(objects, self.table)
+        return default_drop_findings(objects, self.table, self.guard.hook)
 
     # -- helpers
 

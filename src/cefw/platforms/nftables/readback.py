@@ -18,12 +18,13 @@ from ...model import ANY, Finding, Ports, Rule
 from ...ports import MAX_PORT, merge, overlaps
 from ...record import Record
 from .table import (
-    CHAIN,
     FAMILY,
-    HEAD,
+    HOSTS_SETS,
+    INPUT,
     PRIORITY_VALUE,
     TABLE,
     Atom,
+    Guard,
     atoms,
     by_family,
     decode_name,
@@ -86,7 +87,7 @@ def parse_atom(exprs: Any, sets: dict[str, AddressSet] | None = None) -> Atom:
     if not isinstance(exprs, list) or not exprs:
         raise _Unparsable("no expressions")
     verdict = _verdict(exprs[-1])
-    protocol, ports, family, source = "", None, "", None
+    protocol, ports, family, source, dest = "", None, "", None, ""
     for expr in exprs[:-1]:
         try:
             match = expr["match"]
@@ -102,11 +103,17 @@ def parse_atom(exprs: Any, sets: dict[str, AddressSet] | None = None) -> Atom:
             family, source = name, _source(right, sets or {})
             if source.version not in (0, 4 if name == "ip" else 6):
                 raise _Unparsable("address of the wrong family")
+        elif field == "daddr" and name in ("ip", "ip6") and not dest:
+            if right != f"@{HOSTS_SETS[name]}":  # gateway mode names the CE hosts' set only
+                raise _Unparsable("a destination cefw does not write")
+            dest = name
         else:
             raise _Unparsable(f"a match cefw does not write: {name} {field}")
     if ports is None:
         raise _Unparsable("no port match")
-    return Atom(verdict, protocol, ports, family, source.addresses if source else ())
+    if dest and family and family != dest:
+        raise _Unparsable("source and destination of different families")
+    return Atom(verdict, protocol, ports, family, source.addresses if source else (), dest)
 
 
 class AddressSet(Record):
@@ -136,11 +143,14 @@ def _stored_rule(name: str, protocol: str, ports: Ports,
                 program="", remote_addresses=remote, profiles=(), components=())
 
 
-def canonical(rule: Rule) -> Rule:
-    """The rule as the table reads back: see addresses.collapsed()."""
+def canonical(rule: Rule, guard: Guard = INPUT) -> Rule:
+    """The rule as the table reads back: see addresses.collapsed(). On the forward hook
+    sources of a family no CE host has are not written (they reach none)."""
     remote = rule.remote_addresses
     if remote != (ANY,):
-        remote = tuple(a for _, part in by_family(tuple(remote)) for a in part)
+        keep = guard.families() if guard.forward else ("ip", "ip6")
+        remote = tuple(a for family, part in by_family(tuple(remote)) if family in keep
+                       for a in part)
     return _stored_rule(rule.name, rule.protocol.upper(), merge(rule.local_ports), remote)
 
 
@@ -154,7 +164,8 @@ def unmanaged(what: str, table: str = TABLE) -> Stored:
     return Stored(("unmanaged", what), rule)
 
 
-def rebuild(name: str, found: Sequence[Atom], misplaced: bool = False) -> Rule:
+def rebuild(name: str, found: Sequence[Atom], misplaced: bool = False,
+            guard: Guard = INPUT) -> Rule:
     """The cefw Rule a group of nft rules with one comment stands for: the ports of its
     drops and the addresses of its first accept of each address family. When the group
     is not exactly what cefw writes for that Rule, the difference is appended to the
@@ -172,7 +183,7 @@ def rebuild(name: str, found: Sequence[Atom], misplaced: bool = False) -> Rule:
         remote = tuple(x for family in ("ip", "ip6") if family in firsts
                        for x in firsts[family].addresses)
     rule = _stored_rule(name, "+".join(protocols), ports, remote)
-    expected_accepts, expected_drops = atoms(rule)
+    expected_accepts, expected_drops = atoms(rule, guard=guard)
     expected = Counter([*expected_accepts, *expected_drops])
     have = Counter(found)
     notes = [f"missing `{a.text()}`" for a in expected if a not in have]
@@ -193,13 +204,16 @@ class _Table(Record):
     odd: list[Stored]  # chains, objects, flags cefw does not write
 
 
-def parse_table(data: Any, table: str = TABLE) -> list[Stored]:
+def parse_table(data: Any, table: str = TABLE, guard: Guard = INPUT) -> list[Stored]:
     """`nft -j list table inet <table>` -> the Stored rules (and unmanaged items).
     Objects of other tables are ignored, so a `list ruleset` parses the same."""
-    found = _collect(data, table)
+    found = _collect(data, table, guard)
     sets = {name: nets for name, nets in found.sets.items() if nets is not None}
-    stored, used = _rules(found.chain_rules, sets, table)
+    stored, used = _rules(found.chain_rules, sets, table, guard)
     odd = list(found.odd)
+    if guard.forward:
+        odd += _hosts_drift(found.sets, guard, table)
+        used.update(HOSTS_SETS.values())
     odd += [unmanaged(f"set {name}", table) for name in found.sets if name not in used]
     out = stored + odd
     if not out:
@@ -207,7 +221,27 @@ def parse_table(data: Any, table: str = TABLE) -> list[Stored]:
     return out
 
 
-def _collect(data: Any, table: str) -> _Table:
+def _hosts_drift(sets: dict[str, AddressSet | None], guard: Guard,
+                 table: str) -> list[Stored]:
+    """Gateway mode: the CE hosts' sets must hold exactly the CE hosts (each family's
+    set present only when there are hosts of that family)."""
+    want = dict(by_family(guard.hosts))
+    out = []
+    for family, name in HOSTS_SETS.items():
+        have = sets.get(name)
+        wanted = want.get(family)
+        if name not in sets and wanted is None:
+            continue
+        if have is None or wanted is None or have.addresses != wanted:
+            shown = ("nothing (it is missing)" if name not in sets else
+                     ", ".join(have.addresses) or "nothing" if have else
+                     "something cefw does not write")
+            out.append(unmanaged(f"set {name} holds {shown}; the CE hosts are "
+                                 f"{', '.join(wanted or ()) or 'none of this family'}", table))
+    return out
+
+
+def _collect(data: Any, table: str, guard: Guard = INPUT) -> _Table:
     try:
         objects = [o for o in data["nftables"] if isinstance(o, dict) and len(o) == 1]
     except (KeyError, TypeError):
@@ -225,17 +259,17 @@ def _collect(data: Any, table: str) -> _Table:
         elif body.get("table") != table:
             continue
         elif kind == "chain":
-            have_chain = have_chain or body.get("name") == CHAIN
-            found.odd.extend(_check_chain(body, table))
+            have_chain = have_chain or body.get("name") == guard.chain
+            found.odd.extend(_check_chain(body, table, guard))
         elif kind == "rule":
-            if body.get("chain") == CHAIN:
+            if body.get("chain") == guard.chain:
                 found.chain_rules.append(body)
         elif kind == "set":
             found.sets[str(body.get("name"))] = _address_set(body)
         else:
             found.odd.append(unmanaged(f"{kind} {body.get('name', '')}".strip(), table))
     if not have_chain:
-        found.odd.append(unmanaged(f"no chain {CHAIN}", table))
+        found.odd.append(unmanaged(f"no chain {guard.chain}", table))
     return found
 
 
@@ -280,29 +314,31 @@ def _address_set(body: dict) -> AddressSet | None:
     return found._replace(version=version) if found.version in (0, version) else None
 
 
-def _check_chain(body: dict, table: str) -> list[Stored]:
+def _check_chain(body: dict, table: str, guard: Guard = INPUT) -> list[Stored]:
     name = body.get("name", "")
-    if name != CHAIN:
+    if name != guard.chain:
         return [unmanaged(f"chain {name}", table)]
     have = {k: body.get(k) for k in ("type", "hook", "prio", "policy")}
-    want = {"type": "filter", "hook": "input", "prio": PRIORITY_VALUE, "policy": "accept"}
+    want = {"type": "filter", "hook": guard.hook, "prio": PRIORITY_VALUE, "policy": "accept"}
     if have != want:
         shown = " ".join(f"{k} {v}" for k, v in have.items())
-        return [unmanaged(f"chain {CHAIN} is `{shown}`, cefw writes `type filter hook "
-                          f"input prio {PRIORITY_VALUE} policy accept`", table)]
+        return [unmanaged(f"chain {guard.chain} is `{shown}`, cefw writes `type filter hook "
+                          f"{guard.hook} prio {PRIORITY_VALUE} policy accept`", table)]
     return []
 
 
-def _rules(bodies: list[dict], sets: dict[str, AddressSet],
-           table: str) -> tuple[list[Stored], set[str]]:
+def _rules(bodies: list[dict], sets: dict[str, AddressSet], table: str,
+           guard: Guard = INPUT) -> tuple[list[Stored], set[str]]:
     """The chain's rules grouped by comment into cefw Rules; everything else as
     unmanaged items. Also the names of the address sets the rules use."""
     out: list[Stored] = []
-    head = [(body.get("comment"), body.get("expr")) for body in bodies[:len(HEAD)]]
-    start = len(HEAD)
-    if head != [(comment, exprs) for _, comment, exprs in HEAD]:
-        out.append(unmanaged(f"the loopback and reply accepts are not the first rules of "
-                             f"chain {CHAIN}", table))
+    expected_head = guard.head()
+    head = [(body.get("comment"), body.get("expr")) for body in bodies[:len(expected_head)]]
+    start = len(expected_head)
+    if head != [(comment, exprs) for _, comment, exprs in expected_head]:
+        what = "reply accept is not the first rule" if guard.forward else (
+            "loopback and reply accepts are not the first rules")
+        out.append(unmanaged(f"the {what} of chain {guard.chain}", table))
         start = 0
     groups: dict[str, list[tuple[int, Atom]]] = {}
     handles: dict[str, list[int]] = {}
@@ -324,7 +360,7 @@ def _rules(bodies: list[dict], sets: dict[str, AddressSet],
         handles.setdefault(name, []).append(body.get("handle", 0))
     shadowing = _drops_before_accepts(groups)
     rules = [Stored(tuple(handles[name]), rebuild(name, [a for _, a in group],
-                                                  name in shadowing))
+                                                  name in shadowing, guard))
              for name, group in groups.items()]
     return rules + out, used
 
@@ -353,7 +389,8 @@ def _drops_before_accepts(groups: dict[str, list[tuple[int, Atom]]]) -> set[str]
 # ---------------------------------------------------------------- other tables
 
 
-def default_drop_findings(objects: Iterable[Any], table: str = TABLE) -> list[Finding]:
+def default_drop_findings(objects: Iterable[Any], table: str = TABLE,
+                          hook: str = "input") -> list[Finding]:
     """Input chains of other tables that drop what they do not accept: cefw's accept
     does not overrule them (every base chain on a hook sees the packet, and a drop
     anywhere is final), so the CE ports must be accepted there too."""
@@ -365,7 +402,7 @@ def default_drop_findings(objects: Iterable[Any], table: str = TABLE) -> list[Fi
         if "chain" in obj:
             body = obj["chain"]
             key = (body.get("family"), body.get("table"), body.get("name"))
-            if body.get("hook") == "input" and body.get("family") in ("ip", "ip6", "inet"):
+            if body.get("hook") == hook and body.get("family") in ("ip", "ip6", "inet"):
                 chains[key] = body
         elif "rule" in obj:
             body = obj["rule"]
@@ -383,7 +420,7 @@ def default_drop_findings(objects: Iterable[Any], table: str = TABLE) -> list[Fi
         if how:
             out.append(finding(
                 "host-firewall-drops", "",
-                f"table {family} {owner}, chain {chain} (input hook) {how}: an accept in "
+                f"table {family} {owner}, chain {chain} ({hook} hook) {how}: an accept in "
                 f"cefw's table {FAMILY} {table} does not overrule it, so the CE ports are "
                 "reachable only where that firewall accepts them too. Accept them there "
                 "(see README, 'A host with its own firewall')."))

@@ -19,6 +19,13 @@ rule for is left to the host's own firewall):
         }
     }
 
+Gateway mode (`--hook forward`, on a Linux router in front of the CE servers): the
+table `inet contact_expert_fwd`, chain `forward` on the forward hook, same priority and
+policy accept. Every rule match also names the CE hosts (`ip daddr @ce_hosts4`,
+`ip6 daddr @ce_hosts6`), so only packets to a CE port on a CE host are judged: accepted
+from the rule's zones, dropped from everyone else; every other forwarded packet is left
+to the router's own rules. The head is only the replies accept (no loopback here).
+
 All accepts come before all drops, so two rules sharing a port add up (a union) instead
 of the first drop hiding the second accept. Each nft rule carries its cefw rule name as
 comment; reading the table back rebuilds cefw's Rules from those comments, and anything
@@ -47,7 +54,10 @@ from ...record import Record
 
 FAMILY = "inet"
 TABLE = "contact_expert"
+FORWARD_TABLE = "contact_expert_fwd"
 CHAIN = "input"
+HOOKS = ("input", "forward")
+HOSTS_SETS = {"ip": "ce_hosts4", "ip6": "ce_hosts6"}  # forward: the CE hosts, per family
 PRIORITY = "filter - 10"  # as nft lists it; the kernel stores -10
 PRIORITY_VALUE = -10
 COMMENT_MAX = 128  # bytes of a rule comment nft accepts
@@ -65,6 +75,36 @@ HEAD = (
                  "right": ["established", "related"]}},
       {"accept": None}]),
 )
+
+# The forward hook has no loopback; established packets are those of connections the
+# chain (or the router, for connections cefw does not judge) already let through.
+FORWARD_HEAD = ((HEAD[1][0], "cefw: packets of connections already allowed", HEAD[1][2]),)
+
+
+class Guard(Record):
+    """What the table protects: this host (the input hook), or the CE hosts behind this
+    router (the forward hook: only packets to `hosts` are judged)."""
+
+    hook: str = "input"
+    hosts: tuple[str, ...] = ()  # forward: the CE hosts' addresses (canonical)
+
+    @property
+    def chain(self) -> str:
+        return self.hook
+
+    @property
+    def forward(self) -> bool:
+        return self.hook == "forward"
+
+    def head(self) -> tuple[tuple[str, str, list], ...]:
+        return FORWARD_HEAD if self.forward else HEAD
+
+    def families(self) -> tuple[str, ...]:
+        """The address families of the CE hosts: "ip", "ip6"."""
+        return tuple(family for family, _ in by_family(self.hosts))
+
+
+INPUT = Guard()
 
 
 # ---------------------------------------------------------------- rule <-> nft rules
@@ -85,12 +125,15 @@ class Atom(Record):
     ports: Ports  # one range as cefw writes it; a hand-written rule may hold more
     family: str  # "ip" | "ip6" for an accept from addresses; "" = any source
     addresses: tuple[str, ...]  # () when family is ""
+    dest: str = ""  # forward hook: the family of its `daddr @ce_hosts` match
 
     def text(self) -> str:
         """The rule as nft would list it, addresses inline (for drift messages)."""
         text = f"{self.protocol.lower()} dport {_braced(format_range(r) for r in self.ports)}"
         if self.family:
             text += f" {self.family} saddr {_braced(self.addresses)}"
+        if self.dest:
+            text += f" {self.dest} daddr @{HOSTS_SETS[self.dest]}"
         return f"{text} {self.verdict}"
 
 
@@ -115,17 +158,34 @@ def by_family(addresses: tuple[str, ...], merged: bool = True,
     return tuple(out)
 
 
-def atoms(rule: Rule, *, merged: bool = True) -> tuple[list[Atom], list[Atom]]:
+def atoms(rule: Rule, *, merged: bool = True,
+          guard: Guard = INPUT) -> tuple[list[Atom], list[Atom]]:
     """A rule's accepts (per port range, per address family) and drops (per port range).
     `merged=False` keeps the addresses as the plan lists them: what is written, for
     people to read; the default is the form read-back compares in."""
     protocol, ranges = rule.protocol.upper(), merge(rule.local_ports)
+    if guard.forward:
+        return _forward_atoms(rule, protocol, ranges, merged, guard.families())
     drops = [Atom("drop", protocol, (r,), "", ()) for r in ranges]
     if rule.remote_addresses == (ANY,):
         return [Atom("accept", protocol, (r,), "", ()) for r in ranges], drops
     accepts = [Atom("accept", protocol, (r,), family, chosen)
                for family, chosen in by_family(tuple(rule.remote_addresses), merged)
                for r in ranges]
+    return accepts, drops
+
+
+def _forward_atoms(rule: Rule, protocol: str, ranges: Ports, merged: bool,
+                   families: tuple[str, ...]) -> tuple[list[Atom], list[Atom]]:
+    """Each match also names the CE hosts of one family; a source of a family the CE
+    hosts do not have can never reach them, so it has no accept."""
+    drops = [Atom("drop", protocol, (r,), "", (), f) for f in families for r in ranges]
+    if rule.remote_addresses == (ANY,):
+        return [Atom("accept", protocol, (r,), "", (), f) for f in families
+                for r in ranges], drops
+    accepts = [Atom("accept", protocol, (r,), family, chosen, family)
+               for family, chosen in by_family(tuple(rule.remote_addresses), merged)
+               if family in families for r in ranges]
     return accepts, drops
 
 
@@ -155,31 +215,41 @@ class Layout(Record):
     rules: list[str]  # nft rule text, comment included
 
 
-def layout(rules: Sequence[Rule]) -> Layout:
-    """The two head accepts, every accept of every rule, then every drop: accepts first
+def layout(rules: Sequence[Rule], guard: Guard = INPUT) -> Layout:
+    """The head accepts, every accept of every rule, then every drop: accepts first
     so rules that share a port add up instead of one's drop hiding the other's accept.
     Written as atoms() describes them, without building the atoms: this is the hot path
     of a 2,000-rule apply."""
     sets: dict[tuple[str, tuple[str, ...]], str] = {}
-    lines = [f"{text} comment {quote(comment)}" for text, comment, _ in HEAD]
+    lines = [f"{text} comment {quote(comment)}" for text, comment, _ in guard.head()]
     drops: list[str] = []
+    # forward: each match ends with its family's CE hosts; input: one "any host" entry
+    targets = ([(f, f" {f} daddr @{HOSTS_SETS[f]}") for f in guard.families()]
+               if guard.forward else [("", "")])
     for rule in rules:
         comment = quote(encode_name(rule.name))
         dports = [f"{rule.protocol.lower()} dport {format_range(r)}"
                   for r in merge(rule.local_ports)]
-        drops += [f"{d} drop comment {comment}" for d in dports]
+        drops += [f"{d}{dest} drop comment {comment}" for _, dest in targets for d in dports]
         if rule.remote_addresses == (ANY,):
-            lines += [f"{d} accept comment {comment}" for d in dports]
+            lines += [f"{d}{dest} accept comment {comment}" for _, dest in targets
+                      for d in dports]
             continue
         for family, addresses in by_family(tuple(rule.remote_addresses), False):
+            dest = next((text for f, text in targets if f in ("", family)), None)
+            if dest is None:
+                continue  # no CE host of this family: these sources reach none
             source = addresses[0]
             if len(addresses) > 1:
                 key = (family, addresses)
                 if key not in sets:  # named once per address list, not once per rule
                     sets[key] = _set_name(family, addresses)
                 source = "@" + sets[key]
-            lines += [f"{d} {family} saddr {source} accept comment {comment}" for d in dports]
+            lines += [f"{d} {family} saddr {source}{dest} accept comment {comment}"
+                      for d in dports]
     named = {name: key for key, name in sets.items()}
+    for family, hosts in by_family(guard.hosts, False) if guard.forward else ():
+        named[HOSTS_SETS[family]] = (family, hosts)
     return Layout(named, lines + drops)
 
 
@@ -194,28 +264,28 @@ _SET_PREFIX = {"ip": "sources4_", "ip6": "sources6_"}
 _SET_TYPE = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
 
 
-def transaction(rules: Sequence[Rule], table: str = TABLE) -> str:
+def transaction(rules: Sequence[Rule], table: str = TABLE, guard: Guard = INPUT) -> str:
     """One `nft -f` batch: create the table if absent (so the delete cannot fail), delete
     it, write it anew. The kernel commits all of it or none, so no packet ever sees a
     moment without either the old or the new rules. No rules: only the deletion."""
     lines = [f"table {FAMILY} {table} {{}}", f"delete table {FAMILY} {table}"]
     if rules:
-        table_layout = layout(rules)
-        lines += _block(table, table_layout.sets, table_layout.rules)
+        table_layout = layout(rules, guard)
+        lines += _block(table, table_layout.sets, table_layout.rules, guard)
     return "\n".join(lines) + "\n"
 
 
 def _block(table: str, sets: dict[str, tuple[str, tuple[str, ...]]],
-           rules: Sequence[str] | None) -> list[str]:
-    """`table inet <table> { sets... chain input {...} }`; rules None: sets only."""
+           rules: Sequence[str] | None, guard: Guard = INPUT) -> list[str]:
+    """`table inet <table> { sets... chain <hook> {...} }`; rules None: sets only."""
     lines = [f"table {FAMILY} {table} {{"]
     for name, (family, elements) in sets.items():
         lines += [f"\tset {name} {{", f"\t\ttype {_SET_TYPE[family]}",
                   "\t\tflags interval", f"\t\telements = {{ {', '.join(elements)} }}",
                   "\t}"]
     if rules is not None:
-        lines += [f"\tchain {CHAIN} {{",
-                  f"\t\ttype filter hook input priority {PRIORITY}; policy accept;"]
+        lines += [f"\tchain {guard.chain} {{",
+                  f"\t\ttype filter hook {guard.hook} priority {PRIORITY}; policy accept;"]
         lines += [f"\t\t{line}" for line in rules]
         lines.append("\t}")
     return [*lines, "}"]
@@ -232,7 +302,8 @@ class Steps(Record):
 
 
 def steps(rules: Sequence[Rule], present: dict[str, tuple[str, ...] | None],
-          others: Sequence[tuple[str, str]], *, exists: bool, table: str = TABLE) -> Steps:
+          others: Sequence[tuple[str, str]], *, exists: bool, table: str = TABLE,
+          guard: Guard = INPUT) -> Steps:
     """The live replacement of an existing (or absent) table, in two transactions.
 
     Why not transaction() alone: the kernel publishes a new interval set's contents for
@@ -246,7 +317,7 @@ def steps(rules: Sequence[Rule], present: dict[str, tuple[str, ...] | None],
     `present`: the table's sets, name -> canonical addresses (None: not one cefw
     writes); `others`: its other objects as (kind, name), chains included; `exists`:
     whether the table is there at all."""
-    table_layout = layout(rules)
+    table_layout = layout(rules, guard)
     wanted = table_layout.sets
     same = {name for name, (_family, elements) in wanted.items()
             if name in present and present[name] == canonical_set(elements)}
@@ -261,7 +332,7 @@ def steps(rules: Sequence[Rule], present: dict[str, tuple[str, ...] | None],
     lines += [f"delete {kind} {FAMILY} {table} {name}" for kind, name in others
               if kind != "chain"]
     lines += [f"delete set {FAMILY} {table} {name}" for name in present if name not in same]
-    lines += _block(table, changed, table_layout.rules)
+    lines += _block(table, changed, table_layout.rules, guard)
     if not exists:  # the first step made the table: take it away again
         undo = f"{head}\ndelete table {FAMILY} {table}\n"
     else:
