@@ -36,16 +36,27 @@ class _RecordType(type):
         defaults = tuple(namespace.pop(f) for f in fields if f in namespace)
         for index, field in enumerate(fields):
             namespace[field] = property(itemgetter(index), doc=f"field {index}: {field}")
-        # The constructor collections.namedtuple compiles: positional and keyword
-        # arguments bound by the interpreter itself, as fast as a tuple can be made.
-        values = f"({', '.join(fields)},)" if fields else "()"
-        new = eval(f"lambda {', '.join(('_cls', *fields))}: _tuple_new(_cls, {values})",
-                   {"_tuple_new": tuple.__new__}, {})
-        new.__name__ = "__new__"
-        new.__qualname__ = f"{name}.__new__"
-        new.__defaults__ = defaults or None
-        namespace.update(__new__=new, __slots__=(), _fields=fields, __match_args__=fields)
+        namespace.update(__new__=_compile_first, __slots__=(), _fields=fields,
+                         __match_args__=fields, _defaults=defaults)
         return super().__new__(mcls, name, bases, namespace)
+
+
+def _compile_first(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    """The first record made of a class compiles its constructor, then makes the record
+    with it; every later one calls the compiled constructor directly. Compiling on first
+    use, not when the class is made: most runs of cefw make records of a few of its
+    classes only, and compiling costs about as much as making the class."""
+    fields = cls._fields
+    # The constructor collections.namedtuple compiles: positional and keyword arguments
+    # bound by the interpreter itself, as fast as a tuple can be made.
+    values = f"({', '.join(fields)},)" if fields else "()"
+    new = eval(f"lambda {', '.join(('_cls', *fields))}: _tuple_new(_cls, {values})",
+               {"_tuple_new": tuple.__new__}, {})
+    new.__name__ = "__new__"
+    new.__qualname__ = f"{cls.__name__}.__new__"
+    new.__defaults__ = cls._defaults or None
+    cls.__new__ = staticmethod(new)
+    return new(cls, *args, **kwargs)
 
 
 @dataclass_transform(frozen_default=True)
@@ -54,6 +65,7 @@ class Record(tuple, metaclass=_RecordType):
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _defaults: tuple[Any, ...] = ()
 
     def _asdict(self) -> dict[str, Any]:
         """The fields by name, as namedtuple's `_asdict`."""

@@ -178,15 +178,19 @@ def _defuse(parser) -> None:  # type: ignore[no-untyped-def]
     a tree cefw does not use. tests/test_xmlsafe.py holds every refusal here against
     defusedxml.ElementTree's, document by document.
     """
-    from defusedxml.common import EntitiesForbidden, ExternalReferenceForbidden
-
     def entity_decl(name, is_parameter_entity, value, base, sysid, pubid, notation_name):
+        from defusedxml.common import EntitiesForbidden
+
         raise EntitiesForbidden(name, value, base, sysid, pubid, notation_name)
 
     def unparsed_entity_decl(name, base, sysid, pubid, notation_name):
+        from defusedxml.common import EntitiesForbidden
+
         raise EntitiesForbidden(name, None, base, sysid, pubid, notation_name)
 
     def external_entity_ref(context, base, sysid, pubid):
+        from defusedxml.common import ExternalReferenceForbidden
+
         raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
     parser.EntityDeclHandler = entity_decl
@@ -210,12 +214,18 @@ def _undefined_entity(parser):  # type: ignore[no-untyped-def]
     return skipped
 
 
+def _defused(exc: BaseException) -> bool:
+    """One of defusedxml's refusals (imported here, on the error path only: a document
+    without entity declarations never needs defusedxml's module at all)."""
+    from defusedxml import DefusedXmlException
+
+    return isinstance(exc, DefusedXmlException)
+
+
 def parse_bytes(data: bytes, display_path: str, fix: str) -> Node:
     """Parse a whole document. `display_path` names it in errors; `fix` says what to do
     when it is malformed."""
     from xml.parsers.expat import ExpatError, ParserCreate
-
-    from defusedxml import DefusedXmlException
 
     parser = ParserCreate(None, "}")
     _defuse(parser)
@@ -224,7 +234,14 @@ def parse_bytes(data: bytes, display_path: str, fix: str) -> Node:
     builder = _Builder(parser)
     try:
         parser.Parse(data, True)
-    except DefusedXmlException as exc:
+    except ExpatError as exc:
+        message = str(exc).split(":", 1)[0]
+        raise InputError(display_path, f"line {exc.lineno}, column {exc.offset + 1}",
+                         f"not well-formed XML ({message})", fix) from None
+    except (UnicodeError, LookupError, ValueError) as exc:
+        if not _defused(exc):
+            raise InputError(display_path, "", f"cannot decode the file ({exc})",
+                             fix) from None
         # expat stopped on the declaration: its line is the place to show.
         raise InputError(
             display_path, f"line {parser.CurrentLineNumber}",
@@ -234,12 +251,6 @@ def parse_bytes(data: bytes, display_path: str, fix: str) -> Node:
             "remove the <!DOCTYPE ...> block with its <!ENTITY> declarations; CE's own "
             "files never contain one",
         ) from None
-    except ExpatError as exc:
-        message = str(exc).split(":", 1)[0]
-        raise InputError(display_path, f"line {exc.lineno}, column {exc.offset + 1}",
-                         f"not well-formed XML ({message})", fix) from None
-    except (UnicodeError, LookupError, ValueError) as exc:
-        raise InputError(display_path, "", f"cannot decode the file ({exc})", fix) from None
     root = builder.root
     if root is None:
         raise InputError(display_path, "", "the document is empty", fix)

@@ -179,13 +179,9 @@ def _zones(table: dict, shown: str) -> dict[str, tuple[str, ...]]:
 # Who may connect is a remote host: loopback, multicast and broadcast addresses are never
 # one, and Windows Firewall refuses them in RemoteAddresses, so an apply would roll back
 # with an opaque HRESULT. Refused here, where the file and the zone can be named.
-_SPECIAL = (
-    ("loopback", ipaddress.ip_network("127.0.0.0/8")),
-    ("loopback", ipaddress.ip_network("::1/128")),
-    ("multicast", ipaddress.ip_network("224.0.0.0/4")),
-    ("multicast", ipaddress.ip_network("ff00::/8")),
-    ("broadcast", ipaddress.ip_network("255.255.255.255/32")),
-)
+_SPECIAL = (("loopback", "127.0.0.0/8"), ("loopback", "::1/128"),
+            ("multicast", "224.0.0.0/4"), ("multicast", "ff00::/8"),
+            ("broadcast", "255.255.255.255/32"))
 
 
 def _no_special(addresses: tuple[str, ...], shown: str, where: str) -> None:
@@ -194,7 +190,8 @@ def _no_special(addresses: tuple[str, ...], shown: str, where: str) -> None:
             continue
         net = ipaddress.ip_network(address)
         mapped = getattr(net.network_address, "ipv4_mapped", None)
-        for kind, special in _SPECIAL:
+        for kind, text in _SPECIAL:
+            special = ipaddress.ip_network(text)
             # A wider prefix or range that merely holds such addresses (0.0.0.0/0) is
             # not refused: only one that lies wholly inside them.
             inside = net.version == special.version and net.subnet_of(special)  # type: ignore[arg-type]
