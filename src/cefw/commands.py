@@ -56,17 +56,9 @@ def _state(args: argparse.Namespace) -> Any:
 
 
 def _guard(plan: Any, args: argparse.Namespace) -> Any:
-    from .apply.operations import Guard
+    from .apply.operations import guard_for
 
-    components = plan.host.components
-    where = plan.host.install_dir
-    if components:
-        shown = ", ".join(components[:6]) + (" ..." if len(components) > 6 else "")
-        found = (f"{len(components)} CE component(s) ({shown}) in {where}, "
-                 f"{len(plan.rules)} rule(s)")
-    else:
-        found = f"no CE component in {where}"
-    return Guard(found, len(components), args.allow_removals, args.allow_widening)
+    return guard_for(plan, args.allow_removals, args.allow_widening)
 
 
 def _warn_refused(outcome: Any) -> None:

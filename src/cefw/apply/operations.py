@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import Refused, RollbackFailed
-from ..model import Finding, Rule
+from ..model import Finding, Plan, Rule
 from ..record import Record
 from .reconcile import changes_for, diff, widens
 from .state import StateDir
@@ -56,6 +56,20 @@ class Guard(Record):
     components: int  # how many CE components the plan found
     allow_removals: bool = False
     allow_widening: bool = False
+
+
+def guard_for(plan: Plan, allow_removals: bool = False,
+              allow_widening: bool = False) -> Guard:
+    """cefw add's guard rails for `plan`, with what the plan found in people's words."""
+    components = plan.host.components
+    where = plan.host.install_dir
+    if components:
+        shown = ", ".join(components[:6]) + (" ..." if len(components) > 6 else "")
+        found = (f"{len(components)} CE component(s) ({shown}) in {where}, "
+                 f"{len(plan.rules)} rule(s)")
+    else:
+        found = f"no CE component in {where}"
+    return Guard(found, len(components), allow_removals, allow_widening)
 
 
 REMOVALS_FIX = ("check --install-dir (the CE folder that holds Servers, Services and "

@@ -229,18 +229,10 @@ def decide(plan, store, *, present=True, allow_removals=False, allow_widening=Fa
 
 
 def guard(plan, allow_removals, allow_widening):
-    """cefw add's Guard for this plan (the words of cli._guard)."""
-    from cefw.apply.operations import Guard
+    """cefw add's guard rails for this plan (the same as the command line's)."""
+    from cefw.apply.operations import guard_for
 
-    components = plan.host.components
-    where = plan.host.install_dir
-    if components:
-        shown = ", ".join(components[:6]) + (" ..." if len(components) > 6 else "")
-        found = (f"{len(components)} CE component(s) ({shown}) in {where}, "
-                 f"{len(plan.rules)} rule(s)")
-    else:
-        found = f"no CE component in {where}"
-    return Guard(found, len(components), allow_removals, allow_widening)
+    return guard_for(plan, allow_removals, allow_widening)
 
 
 def refusal_message(refused):
