@@ -576,10 +576,21 @@ def _examples(title: str, lines: list[str]) -> str:
     return f"{title}:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
 
 
+def _argparse_messages_as_written() -> None:
+    """argparse passes each of its messages through gettext, and CPython ships no
+    message catalog for it, so every lookup finds nothing, only after importing locale
+    and searching the locale folders: 2-3 ms of `cefw plan`'s start-up, most of building
+    the parser. Its messages read exactly the same without the lookup. (cefw's own
+    messages are English, so a catalog installed by hand would only mix languages.)"""
+    argparse._ = str  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, n: singular if n == 1 else plural  # type: ignore[attr-defined]
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only`, that one command's sub-parser only (building all
     eight costs ~4 ms, a tenth of the start-up budget: argparse asks gettext for every
     heading of every sub-parser). The command list of `cefw --help` needs them all."""
+    _argparse_messages_as_written()
     raw = _Formatter
     parser = argparse.ArgumentParser(
         prog="cefw", formatter_class=raw,
